@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "cli.h"
+
+int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
+{
+	int r = cli_parse_simple(ctx, cli_find("status"), argc, argv, 8);
+
+	return r >= 0 ? r : cli_not_available("status");
+}

@@ -1,0 +1,945 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <strings.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CONFIG_MAX_FILE_SIZE (16u << 20)
+
+struct key_def {
+	const char *section;
+	const char *name;
+	const char *def;        /* built-in default, parsed like a file value */
+	bool list;              /* repeated or continued in one file: appends */
+};
+
+static const struct key_def keys[_CONFIG_KEY_MAX] = {
+	[CONFIG_AGENT_MODE] = { "agent", "mode", "enforce", false },
+	[CONFIG_AGENT_LOG_FORMAT] = { "agent", "log_format", "text", false },
+	[CONFIG_AGENT_LOG_LEVEL] = { "agent", "log_level", "info", false },
+	[CONFIG_AGENT_SUMMARY_INTERVAL] = { "agent", "summary_interval", "300s", false },
+	[CONFIG_RULES_PROTOCOLS] = { "rules", "protocols", "udp", false },
+	[CONFIG_RULES_ALLOW] = { "rules", "allow", "", true },
+	[CONFIG_RULES_EXEMPT_INTERFACES] = { "rules", "exempt_interfaces", "", true },
+	[CONFIG_RULES_KEEP_ON_STOP] = { "rules", "keep_on_stop", "yes", false },
+	[CONFIG_RULES_POLICY_FILE] = { "rules", "policy_file", "", false },
+	[CONFIG_CAPTURE_INTERFACES] = { "capture", "interfaces", "any", true },
+	[CONFIG_CAPTURE_BUFFER_SIZE] = { "capture", "buffer_size", "4M", false },
+	[CONFIG_CAPTURE_RESPONSES] = { "capture", "responses", "yes", false },
+	[CONFIG_LISTENERS_RESCAN_INTERVAL] = { "listeners", "rescan_interval", "30s", false },
+	[CONFIG_LISTENERS_NAMESPACES] = { "listeners", "namespaces", "yes", false },
+	[CONFIG_OUTPUT_STATUS_FILE] = { "output", "status_file", "/run/port53guard/status.json", false },
+	[CONFIG_OUTPUT_METRICS_FILE] = { "output", "metrics_file", "", false },
+};
+
+static const char *const sections[] = { "agent", "rules", "capture", "listeners", "output" };
+
+static const char *const mode_names[] = {
+	[AGENT_MODE_ENFORCE] = "enforce",
+	[AGENT_MODE_MONITOR] = "monitor",
+	[AGENT_MODE_AUTO] = "auto",
+};
+
+const char *agent_mode_to_string(enum agent_mode m)
+{
+	return (size_t)m < sizeof(mode_names) / sizeof(mode_names[0]) ? mode_names[m] : "?";
+}
+
+const char *config_key_section(enum config_key k)
+{
+	return keys[k].section;
+}
+
+const char *config_key_name(enum config_key k)
+{
+	return keys[k].name;
+}
+
+static void set_error(struct config_error *err, const char *file, unsigned line, const char *section,
+		      const char *key, const char *value, const char *message)
+{
+	if (!err)
+		return;
+	memset(err, 0, sizeof(*err));
+	snprintf(err->file, sizeof(err->file), "%s", file ? file : "");
+	err->line = line;
+	snprintf(err->section, sizeof(err->section), "%s", section ? section : "");
+	snprintf(err->key, sizeof(err->key), "%s", key ? key : "");
+	snprintf(err->value, sizeof(err->value), "%s", value ? value : "");
+	snprintf(err->message, sizeof(err->message), "%s", message);
+}
+
+/* ---- value parsers: each returns 0 or fills msg and returns -EINVAL ---- */
+
+static int parse_bool(const char *v, bool *ret, char *msg, size_t ml)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return *ret = true, 0;
+		if (strcasecmp(v, no[i]) == 0)
+			return *ret = false, 0;
+	}
+	snprintf(msg, ml, "expected yes or no");
+	return -EINVAL;
+}
+
+/* A whole number with an optional unit, scaled by the unit's factor. */
+struct unit {
+	const char *suffix;
+	uint64_t factor;
+};
+
+static int parse_scaled(const char *v, const struct unit *units, uint64_t min, uint64_t max,
+			uint64_t *ret, const char *what, char *msg, size_t ml)
+{
+	uint64_t n = 0, factor = 0;
+	const char *p = v;
+
+	if (*p < '0' || *p > '9')
+		goto bad;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > (UINT64_MAX - 9) / 10)
+			goto bad;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	for (const struct unit *u = units; u->suffix; u++)
+		if (strcasecmp(p, u->suffix) == 0) {
+			factor = u->factor;
+			break;
+		}
+	if (!factor || (n && n > UINT64_MAX / factor))
+		goto bad;
+	n *= factor;
+	if (n < min || n > max) {
+		snprintf(msg, ml, "%s out of range", what);
+		return -ERANGE;
+	}
+	*ret = n;
+	return 0;
+bad:
+	snprintf(msg, ml, "not a %s", what);
+	return -EINVAL;
+}
+
+static int parse_duration(const char *v, unsigned *ret, char *msg, size_t ml)
+{
+	static const struct unit units[] = {
+		{ "", 1 }, { "s", 1 }, { "m", 60 }, { "min", 60 }, { "h", 3600 }, { NULL, 0 },
+	};
+	uint64_t n;
+	int r = parse_scaled(v, units, 1, 86400, &n, "duration (1s to 24h, e.g. 30s, 5m)", msg, ml);
+
+	if (r == 0)
+		*ret = (unsigned)n;
+	return r;
+}
+
+static int parse_size(const char *v, uint64_t *ret, char *msg, size_t ml)
+{
+	static const struct unit units[] = {
+		{ "", 1 }, { "k", 1024 }, { "kib", 1024 }, { "m", 1u << 20 }, { "mib", 1u << 20 },
+		{ "g", 1u << 30 }, { "gib", 1u << 30 }, { NULL, 0 },
+	};
+
+	return parse_scaled(v, units, 256u << 10, 1u << 30, ret, "size (256K to 1G, e.g. 4M)", msg, ml);
+}
+
+/* Splits a list on commas and white space; calls fn for each item. */
+static int for_each_item(const char *v, int (*fn)(const char *item, void *u), void *u)
+{
+	char item[256];
+
+	while (*v) {
+		size_t n = strcspn(v, ", \t");
+		int r;
+
+		if (n >= sizeof(item))
+			return fn(NULL, u);
+		if (n) {
+			memcpy(item, v, n);
+			item[n] = '\0';
+			r = fn(item, u);
+			if (r < 0)
+				return r;
+		}
+		v += n;
+		v += strspn(v, ", \t");
+	}
+	return 0;
+}
+
+struct item_ctx {
+	struct config *c;
+	char *msg;
+	size_t ml;
+	char **names;
+	size_t n;
+	char bad[256];
+};
+
+static int add_cidr(const char *item, void *u)
+{
+	struct item_ctx *x = u;
+	struct cidr cidr, *p;
+	int r;
+
+	if (!item) {
+		snprintf(x->msg, x->ml, "list item too long");
+		return -EINVAL;
+	}
+	r = cidr_parse(item, &cidr);
+	if (r < 0) {
+		snprintf(x->bad, sizeof(x->bad), "%s", item);
+		if (r == -EBADMSG)
+			snprintf(x->msg, x->ml, "\"%s\" has host bits set below its prefix length", item);
+		else if (r == -ERANGE)
+			snprintf(x->msg, x->ml, "\"%s\" has a prefix length out of range", item);
+		else
+			snprintf(x->msg, x->ml, "\"%s\" is not an IPv4 or IPv6 address or CIDR", item);
+		return -EINVAL;
+	}
+	p = reallocarray(x->c->allow, x->c->n_allow + 1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p[x->c->n_allow++] = cidr;
+	x->c->allow = p;
+	return 0;
+}
+
+/* Interface names as nft's iifname takes them: up to IFNAMSIZ-1 bytes, no
+ * separators; a trailing '*' matches a prefix (e.g. "veth*"). */
+static int add_ifname(const char *item, void *u)
+{
+	struct item_ctx *x = u;
+	size_t len = item ? strlen(item) : 0;
+	char **p;
+
+	if (!item || len >= IFNAMSIZ || strcmp(item, ".") == 0 || strcmp(item, "..") == 0 ||
+	    strpbrk(item, "/:\"\\") || (strchr(item, '*') && strchr(item, '*') != item + len - 1) ||
+	    strcmp(item, "*") == 0) {
+		snprintf(x->bad, sizeof(x->bad), "%s", item ? item : "");
+		snprintf(x->msg, x->ml, "\"%s\" is not an interface name (at most %d bytes, no / : \" \\, '*' only at the end)",
+			 item ? item : "", IFNAMSIZ - 1);
+		return -EINVAL;
+	}
+	for (const unsigned char *s = (const unsigned char *)item; *s; s++)
+		if (*s <= 0x20 || *s >= 0x7f) {
+			snprintf(x->msg, x->ml, "interface name holds a control or non-ASCII byte");
+			return -EINVAL;
+		}
+	p = reallocarray(x->names, x->n + 1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	x->names = p;
+	x->names[x->n] = strdup(item);
+	if (!x->names[x->n])
+		return -ENOMEM;
+	x->n++;
+	return 0;
+}
+
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int parse_ifnames(struct config *c, const char *v, bool append, bool any_ok, char ***names,
+			 size_t *n, char *msg, size_t ml)
+{
+	struct item_ctx x = { .c = c, .msg = msg, .ml = ml };
+	int r;
+
+	if (any_ok && strcmp(v, "any") == 0) {
+		free_strv(*names, *n);
+		*names = NULL;
+		*n = 0;
+		return 0;
+	}
+	r = for_each_item(v, add_ifname, &x);
+	if (r < 0) {
+		free_strv(x.names, x.n);
+		return r;
+	}
+	if (!append) {
+		free_strv(*names, *n);
+		*names = NULL;
+		*n = 0;
+	}
+	for (size_t i = 0; i < x.n; i++) {
+		char **p = reallocarray(*names, *n + 1, sizeof(*p));
+
+		if (!p) {
+			free_strv(x.names + i, x.n - i);
+			free(x.names);
+			return -ENOMEM;
+		}
+		*names = p;
+		(*names)[(*n)++] = x.names[i];
+	}
+	free(x.names);
+	return 0;
+}
+
+static int parse_path(const char *v, bool may_be_empty, char **field, char *msg, size_t ml)
+{
+	char *s;
+
+	if (*v == '\0' && may_be_empty) {
+		free(*field);
+		*field = NULL;
+		return 0;
+	}
+	if (v[0] != '/' || strlen(v) >= PATH_MAX) {
+		snprintf(msg, ml, "expected an absolute path%s", may_be_empty ? " or nothing" : "");
+		return -EINVAL;
+	}
+	s = strdup(v);
+	if (!s)
+		return -ENOMEM;
+	free(*field);
+	*field = s;
+	return 0;
+}
+
+static int parse_protocols(const char *v, unsigned *ret, char *msg, size_t ml)
+{
+	unsigned p = 0;
+	char buf[64];
+
+	if (strlen(v) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, v);
+	for (char *save = NULL, *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+		if (strcasecmp(t, "udp") == 0)
+			p |= CONFIG_PROTO_UDP;
+		else if (strcasecmp(t, "tcp") == 0)
+			p |= CONFIG_PROTO_TCP;
+		else
+			goto bad;
+	}
+	if (!(p & CONFIG_PROTO_UDP))
+		goto bad;
+	*ret = p;
+	return 0;
+bad:
+	snprintf(msg, ml, "expected udp or udp,tcp (the cloud rule always covers UDP)");
+	return -EINVAL;
+}
+
+static int parse_enum(const char *v, const char *const *names, size_t n, int *ret, const char *expect,
+		      char *msg, size_t ml)
+{
+	for (size_t i = 0; i < n; i++)
+		if (names[i] && strcmp(v, names[i]) == 0)
+			return *ret = (int)i, 0;
+	snprintf(msg, ml, "expected %s", expect);
+	return -EINVAL;
+}
+
+static int parse_key(struct config *c, enum config_key k, const char *v, bool append, char *msg, size_t ml)
+{
+	static const char *const formats[] = { [LOG_FORMAT_TEXT] = "text", [LOG_FORMAT_JSON] = "json" };
+	struct item_ctx x = { .c = c, .msg = msg, .ml = ml };
+	enum log_level level;
+	int e, r;
+
+	switch (k) {
+	case CONFIG_AGENT_MODE:
+		r = parse_enum(v, mode_names, 3, &e, "enforce, monitor or auto", msg, ml);
+		if (r == 0)
+			c->mode = (enum agent_mode)e;
+		return r;
+	case CONFIG_AGENT_LOG_FORMAT:
+		r = parse_enum(v, formats, 2, &e, "text or json", msg, ml);
+		if (r == 0)
+			c->log_format = (enum log_format)e;
+		return r;
+	case CONFIG_AGENT_LOG_LEVEL:
+		if (log_level_from_string(v, &level) < 0) {
+			snprintf(msg, ml, "expected error, warning, notice, info or debug");
+			return -EINVAL;
+		}
+		c->log_level = level;
+		return 0;
+	case CONFIG_AGENT_SUMMARY_INTERVAL:
+		return parse_duration(v, &c->summary_interval, msg, ml);
+	case CONFIG_RULES_PROTOCOLS:
+		return parse_protocols(v, &c->protocols, msg, ml);
+	case CONFIG_RULES_ALLOW: {
+		struct cidr *old = c->allow;
+		size_t n_old = c->n_allow;
+
+		if (!append) {
+			c->allow = NULL;
+			c->n_allow = 0;
+		}
+		r = for_each_item(v, add_cidr, &x);
+		if (r < 0) {
+			if (!append) {
+				free(c->allow);
+				c->allow = old;
+				c->n_allow = n_old;
+			}
+			return r == -ENOMEM ? r : -EINVAL;
+		}
+		if (!append)
+			free(old);
+		return 0;
+	}
+	case CONFIG_RULES_EXEMPT_INTERFACES:
+		return parse_ifnames(c, v, append, false, &c->exempt_interfaces, &c->n_exempt_interfaces, msg, ml);
+	case CONFIG_RULES_KEEP_ON_STOP:
+		return parse_bool(v, &c->keep_on_stop, msg, ml);
+	case CONFIG_RULES_POLICY_FILE:
+		return parse_path(v, true, &c->policy_file, msg, ml);
+	case CONFIG_CAPTURE_INTERFACES:
+		return parse_ifnames(c, v, append, true, &c->capture_interfaces, &c->n_capture_interfaces, msg, ml);
+	case CONFIG_CAPTURE_BUFFER_SIZE:
+		return parse_size(v, &c->capture_buffer_size, msg, ml);
+	case CONFIG_CAPTURE_RESPONSES:
+		return parse_bool(v, &c->capture_responses, msg, ml);
+	case CONFIG_LISTENERS_RESCAN_INTERVAL:
+		return parse_duration(v, &c->rescan_interval, msg, ml);
+	case CONFIG_LISTENERS_NAMESPACES:
+		return parse_bool(v, &c->namespaces, msg, ml);
+	case CONFIG_OUTPUT_STATUS_FILE:
+		return parse_path(v, false, &c->status_file, msg, ml);
+	case CONFIG_OUTPUT_METRICS_FILE:
+		return parse_path(v, true, &c->metrics_file, msg, ml);
+	case _CONFIG_KEY_MAX:
+		break;
+	}
+	return -EINVAL;
+}
+
+struct config *config_new(void)
+{
+	struct config *c = calloc(1, sizeof(*c));
+	char msg[160];
+
+	if (!c)
+		return NULL;
+	for (int k = 0; k < _CONFIG_KEY_MAX; k++)
+		if (parse_key(c, (enum config_key)k, keys[k].def, false, msg, sizeof(msg)) < 0) {
+			/* The defaults are ours; only ENOMEM can fail here. */
+			config_free(c);
+			return NULL;
+		}
+	return c;
+}
+
+void config_free(struct config *c)
+{
+	if (!c)
+		return;
+	free(c->allow);
+	free_strv(c->exempt_interfaces, c->n_exempt_interfaces);
+	free(c->policy_file);
+	free_strv(c->capture_interfaces, c->n_capture_interfaces);
+	free(c->status_file);
+	free(c->metrics_file);
+	free_strv(c->files, c->n_files);
+	free(c);
+}
+
+/* ---- reading one file's text through inih ---- */
+
+struct parse_ctx {
+	struct config *c;
+	const char *file;               /* owned by c->files */
+	const char *text;
+	size_t len, pos;
+	unsigned line;
+	bool failed;
+	struct config_error *err;
+	bool seen[_CONFIG_KEY_MAX];     /* set earlier in this same file */
+};
+
+static bool known_section(const char *s, size_t n)
+{
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (strlen(sections[i]) == n && strncmp(sections[i], s, n) == 0)
+			return true;
+	return false;
+}
+
+/* Checks a "[section]" line; inih does not tell the handler about sections
+ * that hold no keys, and an unknown one must still be an error. */
+static bool check_section_line(struct parse_ctx *p, const char *l, size_t n)
+{
+	const char *end;
+	char name[64];
+
+	while (n && (*l == ' ' || *l == '\t'))
+		l++, n--;
+	if (!n || *l != '[')
+		return true;
+	end = memchr(l, ']', n);
+	if (!end)
+		return true;            /* inih reports the syntax error */
+	if (known_section(l + 1, (size_t)(end - l - 1)))
+		return true;
+	snprintf(name, sizeof(name), "%.*s", (int)(end - l - 1), l + 1);
+	set_error(p->err, p->file, p->line, name, NULL, NULL,
+		  "unknown section (expected agent, rules, capture, listeners or output)");
+	return false;
+}
+
+/* fgets-style reader over memory that counts lines and refuses lines that
+ * inih would silently cut at its fixed buffer size. */
+static char *reader(char *str, int num, void *stream)
+{
+	struct parse_ctx *p = stream;
+	const char *l, *nl;
+	size_t n;
+
+	if (p->failed || p->pos >= p->len)
+		return NULL;
+	l = p->text + p->pos;
+	nl = memchr(l, '\n', p->len - p->pos);
+	n = nl ? (size_t)(nl - l) + 1 : p->len - p->pos;
+	p->line++;
+	if (memchr(l, '\0', n)) {
+		set_error(p->err, p->file, p->line, NULL, NULL, NULL, "NUL byte in configuration text");
+		p->failed = true;
+		return NULL;
+	}
+	if (n + 1 > (size_t)num) {
+		char m[160];
+
+		snprintf(m, sizeof(m), "line longer than %d characters: continue a list on indented lines",
+			 num - 2);
+		set_error(p->err, p->file, p->line, NULL, NULL, NULL, m);
+		p->failed = true;
+		return NULL;
+	}
+	if (!check_section_line(p, l, n)) {
+		p->failed = true;
+		return NULL;
+	}
+	memcpy(str, l, n);
+	str[n] = '\0';
+	p->pos += n;
+	return str;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *p = user;
+	char msg[160] = "";
+	int r;
+
+	if (p->failed)
+		return 0;
+	for (int k = 0; k < _CONFIG_KEY_MAX; k++) {
+		if (strcmp(keys[k].section, section) != 0 || strcmp(keys[k].name, name) != 0)
+			continue;
+		r = parse_key(p->c, (enum config_key)k, value, keys[k].list && p->seen[k], msg, sizeof(msg));
+		if (r < 0) {
+			set_error(p->err, p->file, p->line, section, name, value,
+				  r == -ENOMEM ? "out of memory" : msg);
+			p->failed = true;
+			return 0;
+		}
+		p->seen[k] = true;
+		p->c->origin[k] = (struct config_origin){ p->file, p->line };
+		return 1;
+	}
+	set_error(p->err, p->file, p->line, section, name, value,
+		  *section ? "unknown key in this section" : "key outside a [section]");
+	p->failed = true;
+	return 0;
+}
+
+static int remember_file(struct config *c, const char *name, const char **ret)
+{
+	char **p = reallocarray(c->files, c->n_files + 1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	c->files = p;
+	c->files[c->n_files] = strdup(name);
+	if (!c->files[c->n_files])
+		return -ENOMEM;
+	*ret = c->files[c->n_files++];
+	return 0;
+}
+
+int config_parse_text(struct config *c, const char *name, const char *text, size_t len,
+		      struct config_error *err)
+{
+	struct parse_ctx p = { .c = c, .text = text, .len = len, .err = err };
+	int r;
+
+	r = remember_file(c, name, &p.file);
+	if (r < 0) {
+		set_error(err, name, 0, NULL, NULL, NULL, "out of memory");
+		return r;
+	}
+	r = ini_parse_stream(reader, &p, handler, &p);
+	if (p.failed)
+		return -EINVAL;
+	if (r != 0) {
+		set_error(err, name, r > 0 ? (unsigned)r : 0, NULL, NULL, NULL,
+			  r > 0 ? "syntax error: expected [section] or key = value" : "cannot parse");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- files ---- */
+
+static int read_file(const char *path, char **ret, size_t *ret_len)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		goto out;
+	}
+	if (st.st_size > CONFIG_MAX_FILE_SIZE) {
+		r = -EFBIG;
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*ret = buf;
+	*ret_len = len;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+static int load_one(struct config *c, const char *path, bool must_exist, struct config_error *err)
+{
+	char *text = NULL, m[160];
+	size_t len = 0;
+	int r;
+
+	r = read_file(path, &text, &len);
+	if (r == -ENOENT && !must_exist)
+		return 0;
+	if (r < 0) {
+		snprintf(m, sizeof(m), "cannot read file: %s", strerror(-r));
+		set_error(err, path, 0, NULL, NULL, NULL, m);
+		return r;
+	}
+	r = config_parse_text(c, path, text, len, err);
+	free(text);
+	return r;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_conf_name(const char *n)
+{
+	size_t len = strlen(n);
+
+	return n[0] != '.' && len > 5 && strcmp(n + len - 5, ".conf") == 0;
+}
+
+static int load_dropins(struct config *c, const char *dir, struct config_error *err)
+{
+	struct dirent **list = NULL;
+	char path[PATH_MAX], m[160];
+	int n, r = 0;
+
+	n = scandir(dir, &list, NULL, NULL);
+	if (n < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		r = -errno;
+		snprintf(m, sizeof(m), "cannot read directory: %s", strerror(-r));
+		set_error(err, dir, 0, NULL, NULL, NULL, m);
+		return r;
+	}
+	char **names = calloc((size_t)n + 1, sizeof(char *));
+	size_t k = 0;
+
+	if (!names)
+		r = -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		if (r == 0 && is_conf_name(list[i]->d_name))
+			names[k++] = list[i]->d_name;
+	}
+	if (r == 0) {
+		/* Byte order, not the locale's: the same files load in the same
+		 * order on every machine. */
+		qsort(names, k, sizeof(char *), cmp_str);
+		for (size_t i = 0; i < k && r == 0; i++) {
+			if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= sizeof(path)) {
+				set_error(err, dir, 0, NULL, NULL, NULL, "path too long");
+				r = -ENAMETOOLONG;
+				break;
+			}
+			r = load_one(c, path, true, err);
+		}
+	} else {
+		set_error(err, dir, 0, NULL, NULL, NULL, "out of memory");
+	}
+	free(names);
+	for (int i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+	return r;
+}
+
+int config_load(const char *main_path, struct config **ret, struct config_error *err)
+{
+	const char *path = main_path ? main_path : CONFIG_DEFAULT_PATH;
+	char dir[PATH_MAX];
+	const char *slash;
+	struct config *c;
+	int r;
+
+	c = config_new();
+	if (!c) {
+		set_error(err, path, 0, NULL, NULL, NULL, "out of memory");
+		return -ENOMEM;
+	}
+	r = load_one(c, path, main_path != NULL, err);
+	if (r < 0)
+		goto fail;
+	slash = strrchr(path, '/');
+	if ((size_t)snprintf(dir, sizeof(dir), "%.*s%sconf.d", slash ? (int)(slash - path) : 0, path,
+			     slash ? "/" : "") >= sizeof(dir)) {
+		set_error(err, path, 0, NULL, NULL, NULL, "path too long");
+		r = -ENAMETOOLONG;
+		goto fail;
+	}
+	r = load_dropins(c, dir, err);
+	if (r < 0)
+		goto fail;
+	r = config_validate(c, err);
+	if (r < 0)
+		goto fail;
+	*ret = c;
+	return 0;
+fail:
+	config_free(c);
+	return r;
+}
+
+int config_validate(const struct config *c, struct config_error *err)
+{
+	const struct config_origin *o = &c->origin[CONFIG_OUTPUT_METRICS_FILE];
+
+	if (c->metrics_file && strcmp(c->metrics_file, c->status_file) == 0) {
+		set_error(err, o->file ? o->file : "(defaults)", o->line, "output", "metrics_file",
+			  c->metrics_file, "must differ from status_file");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- printing ---- */
+
+static char *join_strv(char *const *v, size_t n, const char *empty)
+{
+	size_t len = 1;
+	char *s;
+
+	if (n == 0)
+		return strdup(empty);
+	for (size_t i = 0; i < n; i++)
+		len += strlen(v[i]) + 2;
+	s = malloc(len);
+	if (!s)
+		return NULL;
+	s[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(s, ", ");
+		strcat(s, v[i]);
+	}
+	return s;
+}
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, f);
+	if (vasprintf(&s, f, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+static char *format_size(uint64_t n)
+{
+	if (n % (1u << 30) == 0)
+		return fmt("%" PRIu64 "G", n >> 30);
+	if (n % (1u << 20) == 0)
+		return fmt("%" PRIu64 "M", n >> 20);
+	if (n % 1024 == 0)
+		return fmt("%" PRIu64 "K", n >> 10);
+	return fmt("%" PRIu64, n);
+}
+
+char *config_value_string(const struct config *c, enum config_key k)
+{
+	switch (k) {
+	case CONFIG_AGENT_MODE:
+		return strdup(agent_mode_to_string(c->mode));
+	case CONFIG_AGENT_LOG_FORMAT:
+		return strdup(c->log_format == LOG_FORMAT_JSON ? "json" : "text");
+	case CONFIG_AGENT_LOG_LEVEL:
+		return strdup(log_level_to_string(c->log_level));
+	case CONFIG_AGENT_SUMMARY_INTERVAL:
+		return fmt("%us", c->summary_interval);
+	case CONFIG_RULES_PROTOCOLS:
+		return strdup(c->protocols & CONFIG_PROTO_TCP ? "udp,tcp" : "udp");
+	case CONFIG_RULES_ALLOW: {
+		char **v = calloc(c->n_allow + 1, sizeof(char *));
+		char *s = NULL;
+
+		if (!v)
+			return NULL;
+		for (size_t i = 0; i < c->n_allow; i++) {
+			v[i] = malloc(CIDR_STRLEN);
+			if (!v[i])
+				goto out;
+			cidr_format(&c->allow[i], v[i], CIDR_STRLEN);
+		}
+		s = join_strv(v, c->n_allow, "");
+out:
+		free_strv(v, c->n_allow);
+		return s;
+	}
+	case CONFIG_RULES_EXEMPT_INTERFACES:
+		return join_strv(c->exempt_interfaces, c->n_exempt_interfaces, "");
+	case CONFIG_RULES_KEEP_ON_STOP:
+		return strdup(c->keep_on_stop ? "yes" : "no");
+	case CONFIG_RULES_POLICY_FILE:
+		return strdup(c->policy_file ? c->policy_file : "");
+	case CONFIG_CAPTURE_INTERFACES:
+		return join_strv(c->capture_interfaces, c->n_capture_interfaces, "any");
+	case CONFIG_CAPTURE_BUFFER_SIZE:
+		return format_size(c->capture_buffer_size);
+	case CONFIG_CAPTURE_RESPONSES:
+		return strdup(c->capture_responses ? "yes" : "no");
+	case CONFIG_LISTENERS_RESCAN_INTERVAL:
+		return fmt("%us", c->rescan_interval);
+	case CONFIG_LISTENERS_NAMESPACES:
+		return strdup(c->namespaces ? "yes" : "no");
+	case CONFIG_OUTPUT_STATUS_FILE:
+		return strdup(c->status_file);
+	case CONFIG_OUTPUT_METRICS_FILE:
+		return strdup(c->metrics_file ? c->metrics_file : "");
+	case _CONFIG_KEY_MAX:
+		break;
+	}
+	return NULL;
+}
+
+void config_dump(const struct config *c, FILE *out)
+{
+	const char *section = NULL;
+
+	fprintf(out, "# effective configuration; files read, in order:");
+	if (c->n_files == 0)
+		fprintf(out, " none (built-in defaults)");
+	fprintf(out, "\n");
+	for (size_t i = 0; i < c->n_files; i++) {
+		char *e = log_escape(c->files[i], strlen(c->files[i]), NULL);
+
+		fprintf(out, "#   %s\n", e ? e : "?");
+		free(e);
+	}
+	for (int k = 0; k < _CONFIG_KEY_MAX; k++) {
+		const struct config_origin *o = &c->origin[k];
+		char *v = config_value_string(c, (enum config_key)k);
+		char *ev = v ? log_escape(v, strlen(v), NULL) : NULL;
+		char *ef = o->file ? log_escape(o->file, strlen(o->file), NULL) : NULL;
+
+		if (!section || strcmp(section, keys[k].section) != 0) {
+			section = keys[k].section;
+			fprintf(out, "\n[%s]\n", section);
+		}
+		if (o->file)
+			fprintf(out, "%s = %s  ; from %s:%u\n", keys[k].name, ev ? ev : "?", ef ? ef : "?", o->line);
+		else
+			fprintf(out, "%s = %s  ; default\n", keys[k].name, ev ? ev : "?");
+		free(v);
+		free(ev);
+		free(ef);
+	}
+}
+
+char *config_error_string(const struct config_error *err)
+{
+	char *file = log_escape(err->file, strlen(err->file), NULL);
+	char *value = log_escape(err->value, strlen(err->value), NULL);
+	char *key = log_escape(err->key, strlen(err->key), NULL);
+	char *section = log_escape(err->section, strlen(err->section), NULL);
+	char where[64] = "";
+	char *s = NULL;
+
+	if (!file || !value || !key || !section)
+		goto out;
+	if (err->line)
+		snprintf(where, sizeof(where), ":%u", err->line);
+	if (*err->key)
+		s = fmt("%s%s: [%s] %s = \"%s\": %s", file, where, section, key, value, err->message);
+	else if (*err->section)
+		s = fmt("%s%s: [%s]: %s", file, where, section, err->message);
+	else
+		s = fmt("%s%s: %s", file, where, err->message);
+out:
+	free(file);
+	free(value);
+	free(key);
+	free(section);
+	return s;
+}

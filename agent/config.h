@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cidr.h"
+#include "build-config.h"
+#include "log.h"
+
+enum agent_mode {
+	AGENT_MODE_ENFORCE,
+	AGENT_MODE_MONITOR,
+	AGENT_MODE_AUTO,
+};
+
+#define CONFIG_PROTO_UDP 0x1u
+#define CONFIG_PROTO_TCP 0x2u
+
+/* Every key, in the order check-config prints them. */
+enum config_key {
+	CONFIG_AGENT_MODE,
+	CONFIG_AGENT_LOG_FORMAT,
+	CONFIG_AGENT_LOG_LEVEL,
+	CONFIG_AGENT_SUMMARY_INTERVAL,
+	CONFIG_RULES_PROTOCOLS,
+	CONFIG_RULES_ALLOW,
+	CONFIG_RULES_EXEMPT_INTERFACES,
+	CONFIG_RULES_KEEP_ON_STOP,
+	CONFIG_RULES_POLICY_FILE,
+	CONFIG_CAPTURE_INTERFACES,
+	CONFIG_CAPTURE_BUFFER_SIZE,
+	CONFIG_CAPTURE_RESPONSES,
+	CONFIG_LISTENERS_RESCAN_INTERVAL,
+	CONFIG_LISTENERS_NAMESPACES,
+	CONFIG_OUTPUT_STATUS_FILE,
+	CONFIG_OUTPUT_METRICS_FILE,
+	_CONFIG_KEY_MAX,
+};
+
+/* Where a value came from: file is NULL for the built-in default. */
+struct config_origin {
+	const char *file;
+	unsigned line;
+};
+
+struct config {
+	enum agent_mode mode;
+	enum log_format log_format;
+	enum log_level log_level;
+	unsigned summary_interval;      /* seconds */
+
+	unsigned protocols;             /* CONFIG_PROTO_* */
+	struct cidr *allow;             /* as written, both families mixed */
+	size_t n_allow;
+	char **exempt_interfaces;
+	size_t n_exempt_interfaces;
+	bool keep_on_stop;
+	char *policy_file;              /* NULL when unset */
+
+	char **capture_interfaces;      /* none means "any" */
+	size_t n_capture_interfaces;
+	uint64_t capture_buffer_size;   /* bytes */
+	bool capture_responses;
+
+	unsigned rescan_interval;       /* seconds */
+	bool namespaces;
+
+	char *status_file;
+	char *metrics_file;             /* NULL: no metrics file */
+
+	struct config_origin origin[_CONFIG_KEY_MAX];
+	char **files;                   /* every file read, in order; owns the names */
+	size_t n_files;
+};
+
+/* One configuration error, with enough context for one precise line. */
+struct config_error {
+	char file[512];
+	unsigned line;                  /* 0: not about a line */
+	char section[64];
+	char key[64];
+	char value[256];                /* raw, escape before printing */
+	char message[160];
+};
+
+#define CONFIG_DEFAULT_PATH PORT53GUARD_SYSCONFDIR "/port53guard.conf"
+
+/* A configuration holding only the built-in defaults. NULL on ENOMEM. */
+struct config *config_new(void);
+void config_free(struct config *c);
+
+/* Reads main_path (NULL: the default path, which may be missing), then every
+ * "*.conf" in the conf.d directory beside it in lexical order; later files
+ * win, key by key. An explicitly given path must exist. On error returns a
+ * negative errno and fills *err; *ret is set only on success. */
+int config_load(const char *main_path, struct config **ret, struct config_error *err);
+
+/* Applies one file's text on top of c: pure, for tests and fuzzers. name is
+ * what errors and origins call the file. */
+int config_parse_text(struct config *c, const char *name, const char *text, size_t len,
+		      struct config_error *err);
+
+/* Cross-key checks after all files are read. */
+int config_validate(const struct config *c, struct config_error *err);
+
+/* Prints the effective configuration as INI, each value with its origin. */
+void config_dump(const struct config *c, FILE *out);
+
+/* "section.key" names and text values, for check-config and status. */
+const char *config_key_section(enum config_key k);
+const char *config_key_name(enum config_key k);
+/* The value as the config file would spell it; caller frees. */
+char *config_value_string(const struct config *c, enum config_key k);
+
+/* One line: "FILE:LINE: [section] key = "value": message", escaped. Caller frees. */
+char *config_error_string(const struct config_error *err);
+
+const char *agent_mode_to_string(enum agent_mode m);
