@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "cli.h"
+#include "daemon.h"
 
 int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 {
-	int r = cli_parse_simple(ctx, cli_find("run"), argc, argv, 8);
+	int r = cli_parse_simple(ctx, cli_find("run"), argc, argv, 0);
 
-	return r >= 0 ? r : cli_not_available("run");
+	return r >= 0 ? r : daemon_main(ctx->config_path);
 }

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+
+struct nft_handle;
+struct ruleset;
+struct monitor;
+struct listener_set;
+struct capture;
+struct traffic;
+
+#define DAEMON_TABLE "port53guard"
+#define DAEMON_MAX_CAPTURE_FDS 64
+
+/* The agent's whole state. One instance, owned by daemon_main(); the
+ * enforce_, observe_ and report_ parts each own the fields in their block. */
+struct daemon {
+	const char *config_path;
+	struct config *config;
+	int epfd, sigfd, tickfd;
+	bool stop;
+	uint64_t watchdog_usec;
+	uint64_t start_mono_ms;
+	time_t start_wall;
+	uint64_t now_ms;                        /* monotonic, updated each loop turn */
+
+	/* enforce: rules, drift repair */
+	struct nft_handle *nft;
+	struct monitor *monitor;
+	struct ruleset *ruleset;
+	unsigned table_flags;                   /* NFT_TABLE_F_* used for our table */
+	bool enforcing;
+	char enforce_reason[96];
+	char enforce_trigger[160];
+	time_t verified_at;                     /* wall clock of the last good verify */
+	uint64_t next_verify_ms;
+	uint64_t repair_due_ms;                 /* 0: none pending */
+	uint64_t drift_repairs;
+	uint64_t drop_packets[2], drop_bytes[2];        /* [0] udp, [1] tcp */
+
+	/* observe: listeners and capture */
+	struct listener_set *listeners;
+	uint64_t next_rescan_ms;
+	unsigned listeners_public, listeners_local, listeners_bridge, listeners_namespaced;
+	struct capture *capture;
+	struct traffic *traffic;
+	bool capture_degraded;
+	char capture_error[256];
+	uint64_t queries_seen, queries_answered, queries_unanswered, queries_allowed;
+	uint64_t capture_received, capture_drops, capture_ifdrops;
+	uint64_t capture_drops_reported;
+	struct {
+		char source[56];
+		uint64_t queries;
+	} top_sources[10];
+	size_t n_top_sources;
+	uint64_t sources_suppressed;
+
+	/* report: summary, status and metrics files */
+	uint64_t next_summary_ms;
+	uint64_t next_status_ms;
+	bool status_write_failing, metrics_write_failing;
+};
+
+/* `port53guard run`: returns the process exit code. */
+int daemon_main(const char *config_path);
+
+uint64_t daemon_now_ms(void);
+
+/* enforce.c: the rules, the drift watch and the mode decisions. Each logs
+ * its own events; a negative return from open/initial is fatal at start. */
+int enforce_open(struct daemon *d);
+int enforce_initial(struct daemon *d);
+int enforce_monitor_fd(const struct daemon *d);
+void enforce_close(struct daemon *d);
+int enforce_rebuild(struct daemon *d, const struct config *c, struct ruleset **ret);
+void enforce_replace_ruleset(struct daemon *d, struct ruleset *rs);
+void enforce_start(struct daemon *d, const char *reason, const char *trigger);
+void enforce_stop(struct daemon *d);
+void enforce_on_events(struct daemon *d);
+void enforce_tick(struct daemon *d);
+
+/* observe.c: listeners and capture; failures degrade, never stop the agent. */
+void observe_open(struct daemon *d);
+void observe_initial(struct daemon *d);
+void observe_reconfigure(struct daemon *d);
+void observe_close(struct daemon *d);
+void observe_on_fd(struct daemon *d, int fd);
+void observe_tick(struct daemon *d);
+void observe_summary(struct daemon *d);
+
+/* report.c (see report.h) */
+void report_tick(struct daemon *d);
+void report_write_now(struct daemon *d);
+void report_summary(struct daemon *d);

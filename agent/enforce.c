@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "monitor.h"
+#include "nft.h"
+#include "report.h"
+#include "ruleset.h"
+#include "rulesconf.h"
+
+/* The live table is read back this often: counters for status and metrics,
+ * and a structural check that catches what no event reported. */
+#define VERIFY_INTERVAL_MS 5000u
+/* After a failed apply, retry this often while the rules should be there. */
+#define RETRY_INTERVAL_MS 1000u
+
+int enforce_monitor_fd(const struct daemon *d)
+{
+	return d->monitor ? monitor_fd(d->monitor) : -1;
+}
+
+static const char *flags_text(unsigned flags)
+{
+	if ((flags & NFT_APPLY_OWNER) && (flags & NFT_APPLY_PERSIST))
+		return "owner,persist";
+	return flags & NFT_APPLY_OWNER ? "owner" : "none";
+}
+
+/* Ownership makes the kernel refuse every other process's change to the
+ * table and makes "nft flush ruleset" skip it. Alone it would also delete
+ * the table when the agent exits or is killed, so it is only used together
+ * with persistence (Linux 6.9+), which keeps the table after the agent. */
+static void choose_table_flags(struct daemon *d)
+{
+	char err[256] = "";
+	unsigned supported = 0;
+	int r;
+
+	r = nft_table_flags_supported(d->nft, &supported, err, sizeof(err));
+	d->table_flags = 0;
+	if (r == 0 && (supported & NFT_APPLY_OWNER) && (supported & NFT_APPLY_PERSIST) && d->config->table_owner)
+		d->table_flags = NFT_APPLY_OWNER | NFT_APPLY_PERSIST;
+	log_info("table_flags", LOG_STR("owner", r < 0 ? "unknown" : supported & NFT_APPLY_OWNER ? "supported" : "unsupported"),
+		 LOG_STR("persist", r < 0 ? "unknown" : supported & NFT_APPLY_PERSIST ? "supported" : "unsupported"),
+		 LOG_STR("used", flags_text(d->table_flags)),
+		 LOG_STR("effect", d->table_flags ? "other processes cannot change or flush the table"
+			 : "changes by others are detected and repaired"),
+		 LOG_STR("error", r < 0 ? err : ""));
+}
+
+int enforce_open(struct daemon *d)
+{
+	int r;
+
+	r = nft_open(&d->nft);
+	if (r < 0) {
+		log_error("agent_failed", LOG_STR("step", "netlink"), LOG_STR("error", strerror(-r)));
+		return r;
+	}
+	r = monitor_open(NFPROTO_INET, RULESET_TABLE, &d->monitor);
+	if (r < 0) {
+		log_error("agent_failed", LOG_STR("step", "nftables event socket"), LOG_STR("error", strerror(-r)));
+		return r;
+	}
+	choose_table_flags(d);
+	return 0;
+}
+
+void enforce_close(struct daemon *d)
+{
+	monitor_close(d->monitor);
+	d->monitor = NULL;
+	nft_close(d->nft);
+	d->nft = NULL;
+	ruleset_free(d->ruleset);
+	d->ruleset = NULL;
+}
+
+int enforce_rebuild(struct daemon *d, const struct config *c, struct ruleset **ret)
+{
+	char err[256] = "";
+	int r;
+
+	(void)d;
+	r = rulesconf_build(c, ret, err, sizeof(err));
+	if (r < 0)
+		log_error("rules_invalid", LOG_STR("error", err[0] ? err : strerror(-r)));
+	return r;
+}
+
+static size_t count_ranges(const struct ruleset *rs, enum ruleset_set_id id)
+{
+	return rs->sets[id].n_ranges;
+}
+
+/* Installs d->ruleset; logs rules_applied or rules_apply_failed. */
+static int apply(struct daemon *d, const char *reason)
+{
+	char err[512] = "";
+	uint64_t t0 = daemon_now_ms();
+	int r;
+
+	r = nft_apply(d->nft, d->ruleset, d->table_flags, err, sizeof(err));
+	if (r < 0) {
+		log_error("rules_apply_failed", LOG_STR("reason", reason), LOG_STR("error", err[0] ? err : strerror(-r)),
+			  LOG_STR("hint", r == -EPERM ? "needs CAP_NET_ADMIN, or another process owns the table" : ""));
+		return r;
+	}
+	d->enforcing = true;
+	d->verified_at = time(NULL);
+	d->next_verify_ms = daemon_now_ms() + VERIFY_INTERVAL_MS;
+	log_info("rules_applied", LOG_STR("reason", reason), LOG_STR("table", "inet " RULESET_TABLE),
+		 LOG_UINT("rules", d->ruleset->n_rules),
+		 LOG_UINT("allow4_ranges", count_ranges(d->ruleset, RULESET_SET_ALLOW4)),
+		 LOG_UINT("allow6_ranges", count_ranges(d->ruleset, RULESET_SET_ALLOW6)),
+		 LOG_STR("protocols", d->ruleset->protos & RULESET_PROTO_TCP ? "udp,tcp" : "udp"),
+		 LOG_STR("table_flags", flags_text(d->table_flags)), LOG_UINT("took_ms", daemon_now_ms() - t0));
+	return 0;
+}
+
+static void remove_table(struct daemon *d, const char *reason)
+{
+	char err[256] = "";
+	int r = nft_remove(d->nft, err, sizeof(err));
+
+	if (r < 0) {
+		log_error("rules_remove_failed", LOG_STR("reason", reason), LOG_STR("error", err[0] ? err : strerror(-r)));
+		return;
+	}
+	d->enforcing = false;
+	log_info("rules_removed", LOG_STR("reason", reason), LOG_STR("table", "inet " RULESET_TABLE));
+}
+
+int enforce_initial(struct daemon *d)
+{
+	int r;
+
+	r = enforce_rebuild(d, d->config, &d->ruleset);
+	if (r < 0)
+		return r;
+	switch (d->config->mode) {
+	case AGENT_MODE_ENFORCE:
+		snprintf(d->enforce_reason, sizeof(d->enforce_reason), "mode is enforce");
+		return apply(d, "start");
+	case AGENT_MODE_AUTO:
+		snprintf(d->enforce_reason, sizeof(d->enforce_reason),
+			 "mode is auto: waiting for a public listener or an outside query");
+		break;
+	case AGENT_MODE_MONITOR:
+		snprintf(d->enforce_reason, sizeof(d->enforce_reason), "mode is monitor: observing only");
+		break;
+	}
+	/* A table left by an earlier enforcing run would refuse DNS while the
+	 * status says otherwise: these modes start without rules. */
+	remove_table(d, d->enforce_reason);
+	return 0;
+}
+
+void enforce_start(struct daemon *d, const char *reason, const char *trigger)
+{
+	uint64_t t0 = daemon_now_ms();
+
+	snprintf(d->enforce_trigger, sizeof(d->enforce_trigger), "%s", trigger);
+	snprintf(d->enforce_reason, sizeof(d->enforce_reason), "auto: %s", reason);
+	if (apply(d, "auto") == 0)
+		log_warning("enforcement_started", LOG_STR("reason", reason), LOG_STR("trigger", trigger),
+			    LOG_UINT("took_ms", daemon_now_ms() - t0));
+}
+
+void enforce_replace_ruleset(struct daemon *d, struct ruleset *rs)
+{
+	bool should = report_should_enforce(d);
+
+	ruleset_free(d->ruleset);
+	d->ruleset = rs;
+	if (d->config->mode == AGENT_MODE_ENFORCE)
+		snprintf(d->enforce_reason, sizeof(d->enforce_reason), "mode is enforce");
+	if (should)
+		apply(d, "reload");
+	else if (d->enforcing)
+		remove_table(d, "reload: the mode no longer enforces");
+}
+
+void enforce_stop(struct daemon *d)
+{
+	if (!d->nft || !d->enforcing)
+		return;
+	if (d->config->keep_on_stop) {
+		log_notice("rules_kept", LOG_STR("table", "inet " RULESET_TABLE),
+			   LOG_STR("reason", "keep_on_stop=yes: the policy outlives the agent"),
+			   LOG_STR("lift_with", "port53guard remove"));
+		return;
+	}
+	remove_table(d, "stop with keep_on_stop=no");
+}
+
+/* ---- drift ---- */
+
+static void repair(struct daemon *d, const char *cause)
+{
+	uint64_t t0 = daemon_now_ms();
+
+	if (apply(d, "repair") < 0) {
+		d->enforcing = false;
+		d->repair_due_ms = daemon_now_ms() + RETRY_INTERVAL_MS;
+		return;
+	}
+	d->repair_due_ms = 0;
+	d->drift_repairs++;
+	log_notice("rules_restored", LOG_STR("cause", cause), LOG_UINT("took_ms", daemon_now_ms() - t0),
+		   LOG_UINT("repairs", d->drift_repairs));
+}
+
+struct drift_ctx {
+	struct daemon *d;
+	bool drifted;
+};
+
+static void on_change(const struct monitor_change *c, void *userdata)
+{
+	struct drift_ctx *x = userdata;
+	char what[160];
+
+	if (c->pid == (uint32_t)getpid())
+		return;
+	if (!report_should_enforce(x->d))
+		return;
+	monitor_describe(c->what, what, sizeof(what));
+	log_warning("rules_drift", LOG_UINT("pid", c->pid), LOG_STR("comm", c->comm), LOG_STR("change", what),
+		    LOG_UINT("generation", c->generation), LOG_STR("action", "restoring the table"));
+	x->drifted = true;
+}
+
+void enforce_on_events(struct daemon *d)
+{
+	struct drift_ctx x = { .d = d };
+	int r = monitor_process(d->monitor, on_change, &x);
+
+	if (r == -ENOBUFS) {
+		log_warning("events_lost", LOG_STR("source", "nftables event socket"),
+			    LOG_STR("action", "full resync from the kernel"));
+		d->next_verify_ms = 0;
+		enforce_tick(d);
+		return;
+	}
+	if (r < 0)
+		log_warning("events_failed", LOG_STR("error", strerror(-r)));
+	if (x.drifted)
+		repair(d, "change by another process");
+}
+
+static void read_counters(struct daemon *d, const struct nft_live *live)
+{
+	static const char *const comments[2] = { RULESET_COMMENT_REFUSE_UDP, RULESET_COMMENT_REFUSE_TCP };
+
+	for (int i = 0; i < 2; i++) {
+		const struct nft_live_rule *r = nft_live_find_rule(live, comments[i]);
+
+		if (r && r->has_counter) {
+			d->drop_packets[i] = r->packets;
+			d->drop_bytes[i] = r->bytes;
+		}
+	}
+}
+
+static void verify(struct daemon *d)
+{
+	struct nft_live *live = NULL;
+	char diff[512] = "";
+	int r;
+
+	d->next_verify_ms = d->now_ms + VERIFY_INTERVAL_MS;
+	r = nft_verify(d->nft, d->ruleset, &live, diff, sizeof(diff));
+	if (live)
+		read_counters(d, live);
+	nft_live_free(live);
+	if (r < 0) {
+		log_warning("rules_verify_failed", LOG_STR("error", diff[0] ? diff : strerror(-r)));
+		return;
+	}
+	if (r == 0) {
+		d->verified_at = time(NULL);
+		return;
+	}
+	log_warning("rules_drift", LOG_STR("change", diff), LOG_STR("found_by", "verification"),
+		    LOG_STR("action", "restoring the table"));
+	repair(d, "verification found a difference");
+}
+
+void enforce_tick(struct daemon *d)
+{
+	if (!d->nft || !report_should_enforce(d))
+		return;
+	if (d->repair_due_ms && d->now_ms >= d->repair_due_ms) {
+		repair(d, "retry");
+		return;
+	}
+	if (d->now_ms >= d->next_verify_ms)
+		verify(d);
+}

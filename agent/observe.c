@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "capture.h"
+#include "daemon.h"
+#include "dns.h"
+#include "listeners.h"
+#include "report.h"
+#include "traffic.h"
+
+/* Ring blocks read per wake-up: bounds the time one busy handle holds the
+ * loop, so signals, drift repair and the watchdog stay prompt in a flood. */
+#define CAPTURE_BLOCKS_PER_WAKEUP 8
+/* dns_queries lines per summary: the rest is one line with suppressed=N. */
+#define SOURCES_PER_SUMMARY 10
+
+/* ---- capture ---- */
+
+static void capture_epoll(struct daemon *d, int op)
+{
+	for (size_t i = 0; d->capture && i < capture_n_handles(d->capture); i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = capture_fd(d->capture, i) };
+
+		if (ev.data.fd >= 0)
+			(void)epoll_ctl(d->epfd, op, ev.data.fd, &ev);
+	}
+}
+
+static void open_capture(struct daemon *d)
+{
+	const struct config *c = d->config;
+	struct capture_options o = {
+		.interfaces = (const char *const *)c->capture_interfaces,
+		.n_interfaces = c->n_capture_interfaces,
+		.buffer_size = c->capture_buffer_size,
+		.responses = c->capture_responses,
+	};
+	char err[CAPTURE_ERRBUF_SIZE] = "";
+	int r;
+
+	r = capture_open(&o, &d->capture, err, sizeof(err));
+	if (r < 0) {
+		d->capture = NULL;
+		d->capture_degraded = true;
+		snprintf(d->capture_error, sizeof(d->capture_error), "%s", err[0] ? err : strerror(-r));
+		log_warning("capture_degraded", LOG_STR("error", d->capture_error),
+			    LOG_STR("effect", "no traffic reports; enforcement goes on"));
+		return;
+	}
+	d->capture_degraded = false;
+	d->capture_error[0] = '\0';
+	d->capture_drops_reported = 0;
+	capture_epoll(d, EPOLL_CTL_ADD);
+	log_info("capture_started", LOG_STR("interface", capture_ifname(d->capture, 0)),
+		 LOG_UINT("handles", capture_n_handles(d->capture)),
+		 LOG_STR("filter", capture_filter(d->capture, 0)),
+		 LOG_UINT("buffer_bytes", c->capture_buffer_size));
+}
+
+static void close_capture(struct daemon *d)
+{
+	capture_epoll(d, EPOLL_CTL_DEL);
+	capture_free(d->capture);
+	d->capture = NULL;
+}
+
+static bool allowlisted(const struct config *c, const struct dns_packet *p)
+{
+	for (size_t i = 0; i < c->n_allow; i++)
+		if (cidr_contains(&c->allow[i], p->family, p->src))
+			return true;
+	return false;
+}
+
+static void packet_source_text(const struct dns_packet *p, char *buf, size_t len)
+{
+	if (!inet_ntop(p->family, p->src, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
+static void on_query(struct daemon *d, const struct dns_packet *p)
+{
+	char src[INET6_ADDRSTRLEN], trigger[160];
+
+	if (allowlisted(d->config, p)) {
+		d->queries_allowed++;
+		return;
+	}
+	if (d->config->mode != AGENT_MODE_AUTO || d->enforcing || d->enforce_trigger[0])
+		return;
+	packet_source_text(p, src, sizeof(src));
+	snprintf(trigger, sizeof(trigger), "query from %s", src);
+	log_notice("inbound_query", LOG_STR("src", src), LOG_UINT("sport", p->sport),
+		   LOG_STR("proto", p->proto == IPPROTO_TCP ? "tcp" : "udp"),
+		   LOG_STR("qname", p->has_question ? p->qname.text : ""),
+		   LOG_STR("qtype", dns_type_to_string(p->qtype)));
+	enforce_start(d, "inbound query from a source that is not allowlisted", trigger);
+}
+
+static void log_recursion(const struct traffic_recursion *r)
+{
+	log_warning("recursion_offered", LOG_STR("querier", r->querier_text), LOG_UINT("querier_port", r->querier_port),
+		    LOG_STR("server", r->server_text), LOG_STR("qname", r->qname),
+		    LOG_STR("qtype", dns_type_to_string(r->qtype)),
+		    LOG_STR("meaning", "this host answers recursive queries for others"));
+}
+
+static void on_packet(const struct capture_packet *pkt, void *userdata)
+{
+	struct daemon *d = userdata;
+	struct dns_packet p;
+	enum dns_error e;
+	unsigned notes;
+
+	e = dns_parse_packet(pkt->linktype, pkt->data, pkt->caplen, &p);
+	if (e != DNS_OK) {
+		traffic_add_error(d->traffic, e);
+		return;
+	}
+	notes = traffic_add(d->traffic, &p, &pkt->ts);
+	if (!p.hdr.qr && p.dport == DNS_PORT) {
+		d->queries_seen++;
+		on_query(d, &p);
+	}
+	if ((notes & TRAFFIC_NOTE_RECURSION_OFFERED) && traffic_recursion(d->traffic))
+		log_recursion(traffic_recursion(d->traffic));
+}
+
+void observe_on_fd(struct daemon *d, int fd)
+{
+	char err[CAPTURE_ERRBUF_SIZE] = "";
+
+	for (size_t i = 0; d->capture && i < capture_n_handles(d->capture); i++) {
+		if (capture_fd(d->capture, i) != fd)
+			continue;
+		if (capture_dispatch(d->capture, i, CAPTURE_BLOCKS_PER_WAKEUP, on_packet, d, err, sizeof(err)) < 0) {
+			snprintf(d->capture_error, sizeof(d->capture_error), "%s", err);
+			log_warning("capture_degraded", LOG_STR("error", err),
+				    LOG_STR("effect", "capture stopped; enforcement goes on"));
+			close_capture(d);
+			d->capture_degraded = true;
+		}
+		return;
+	}
+}
+
+/* ---- listeners ---- */
+
+static const char *netns_label(const struct listener *l, char *buf, size_t len)
+{
+	if (!l->netns || l->netns->self)
+		return "host";
+	if (l->netns->name)
+		return l->netns->name;
+	snprintf(buf, len, "net:[%llu]", (unsigned long long)l->netns->inode);
+	return buf;
+}
+
+static const char *exposure_text(const struct listener *l)
+{
+	if (l->netns && !l->netns->self)
+		return "namespace";
+	return listener_exposure_to_string(l->exposure);
+}
+
+static void log_listener(const char *event, const struct listener *l)
+{
+	char addr[INET6_ADDRSTRLEN], ns[40];
+	enum log_level level = LOG_LEVEL_INFO;
+
+	if (l->exposure == LISTENER_PUBLIC && (!l->netns || l->netns->self) && strcmp(event, "listener_found") == 0)
+		level = LOG_LEVEL_WARNING;
+	log_event(level, event, LOG_STR("proto", listener_proto_to_string(l->proto)),
+		  LOG_STR("addr", listener_addr_to_string(l, addr, sizeof(addr))), LOG_UINT("port", l->port),
+		  LOG_STR("exposure", exposure_text(l)), LOG_STR("via", l->via),
+		  LOG_INT("pid", l->owner.status == PROCMAP_FOUND ? l->owner.pid : 0),
+		  LOG_STR("comm", l->owner.comm ? l->owner.comm
+			  : l->owner.status == PROCMAP_DENIED ? "unknown (permission)" : "unknown"),
+		  LOG_STR("exe", l->owner.exe), LOG_STR("unit", l->owner.unit),
+		  LOG_STR("container", l->owner.container), LOG_STR("netns", netns_label(l, ns, sizeof(ns))),
+		  LOG_INT("v6only", l->v6only), LOG_UINT("inode", l->inode), LOG_UINT("uid", l->uid));
+}
+
+struct diff_ctx {
+	struct daemon *d;
+	const struct listener *first_public;
+};
+
+static void on_added(const struct listener *l, void *userdata)
+{
+	struct diff_ctx *x = userdata;
+
+	log_listener("listener_found", l);
+	if (!x->first_public && l->exposure == LISTENER_PUBLIC && (!l->netns || l->netns->self))
+		x->first_public = l;
+}
+
+static void on_removed(const struct listener *l, void *userdata)
+{
+	(void)userdata;
+	log_listener("listener_gone", l);
+}
+
+static void count_listeners(struct daemon *d)
+{
+	d->listeners_public = d->listeners_local = d->listeners_bridge = d->listeners_namespaced = 0;
+	for (size_t i = 0; d->listeners && i < d->listeners->n; i++) {
+		const struct listener *l = &d->listeners->items[i];
+
+		if (l->netns && !l->netns->self)
+			d->listeners_namespaced++;
+		else if (l->exposure == LISTENER_PUBLIC)
+			d->listeners_public++;
+		else if (l->exposure == LISTENER_BRIDGE)
+			d->listeners_bridge++;
+		else
+			d->listeners_local++;
+	}
+}
+
+static void rescan(struct daemon *d)
+{
+	struct listeners_opts o = LISTENERS_OPTS_DEFAULT;
+	struct diff_ctx x = { .d = d };
+	struct listener_set *s;
+	char addr[INET6_ADDRSTRLEN], trigger[160];
+	int r;
+
+	o.namespaces = d->config->namespaces;
+	d->next_rescan_ms = d->now_ms + d->config->rescan_interval * 1000ull;
+	r = listeners_scan(&o, &s);
+	if (r < 0) {
+		log_warning("listener_scan_failed", LOG_STR("error", strerror(-r)));
+		return;
+	}
+	if (s->owners_denied && !(d->listeners && d->listeners->owners_denied))
+		log_warning("listener_owner_unknown", LOG_STR("reason", "cannot read other processes' file descriptors"),
+			    LOG_STR("needs", "CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH"));
+	listeners_diff(d->listeners, s, on_added, on_removed, &x);
+	if (x.first_public && d->config->mode == AGENT_MODE_AUTO && !d->enforce_trigger[0]) {
+		snprintf(trigger, sizeof(trigger), "%s %s:%u pid %d",
+			 listener_proto_to_string(x.first_public->proto),
+			 listener_addr_to_string(x.first_public, addr, sizeof(addr)), x.first_public->port,
+			 x.first_public->owner.status == PROCMAP_FOUND ? (int)x.first_public->owner.pid : 0);
+		enforce_start(d, "public listener on port 53", trigger);
+	}
+	listener_set_free(d->listeners);
+	d->listeners = s;
+	count_listeners(d);
+}
+
+/* ---- the daemon's hooks ---- */
+
+void observe_open(struct daemon *d)
+{
+	struct traffic_options o;
+	int r;
+
+	traffic_options_init(&o);
+	o.responses = d->config->capture_responses;
+	o.report_rows = SOURCES_PER_SUMMARY;
+	r = traffic_new(&o, &d->traffic);
+	if (r < 0) {
+		d->traffic = NULL;
+		d->capture_degraded = true;
+		snprintf(d->capture_error, sizeof(d->capture_error), "traffic tables: %s", strerror(-r));
+		log_warning("capture_degraded", LOG_STR("error", d->capture_error));
+		return;
+	}
+	open_capture(d);
+}
+
+void observe_initial(struct daemon *d)
+{
+	rescan(d);
+}
+
+void observe_reconfigure(struct daemon *d)
+{
+	if (!d->traffic)
+		return;
+	close_capture(d);
+	open_capture(d);
+	d->next_rescan_ms = 0;
+}
+
+void observe_close(struct daemon *d)
+{
+	close_capture(d);
+	traffic_free(d->traffic);
+	d->traffic = NULL;
+	listener_set_free(d->listeners);
+	d->listeners = NULL;
+}
+
+static void update_counters(struct daemon *d)
+{
+	struct traffic_counters tc;
+	struct capture_stats cs;
+
+	if (d->traffic) {
+		traffic_totals(d->traffic, &tc);
+		d->queries_answered = tc.answered;
+		d->queries_unanswered = tc.unanswered;
+	}
+	if (d->capture && capture_stats(d->capture, &cs) == 0) {
+		d->capture_received = cs.received;
+		d->capture_drops = cs.dropped;
+		d->capture_ifdrops = cs.ifdropped;
+	}
+}
+
+void observe_tick(struct daemon *d)
+{
+	if (d->now_ms >= d->next_rescan_ms)
+		rescan(d);
+	update_counters(d);
+}
+
+static void log_sources(struct daemon *d, const struct traffic_snapshot *s)
+{
+	d->n_top_sources = 0;
+	for (size_t i = 0; i < s->n_sources; i++) {
+		const struct traffic_source_row *r = &s->sources[i];
+
+		log_info("dns_queries", LOG_STR("src", r->addr_text), LOG_UINT("queries", r->queries),
+			 LOG_UINT("tcp", r->tcp), LOG_UINT("answered", r->answered),
+			 LOG_STR("qtype", dns_type_to_string(r->qtype)), LOG_STR("qname", r->qname),
+			 LOG_UINT("interval_s", d->config->summary_interval));
+		if (d->n_top_sources < sizeof(d->top_sources) / sizeof(d->top_sources[0])) {
+			snprintf(d->top_sources[d->n_top_sources].source, sizeof(d->top_sources[0].source), "%s",
+				 r->addr_text);
+			d->top_sources[d->n_top_sources++].queries = r->queries;
+		}
+	}
+	d->sources_suppressed = s->sources_suppressed;
+	if (s->sources_suppressed)
+		log_info("dns_queries", LOG_STR("src", "other"), LOG_UINT("queries", s->sources_queries_suppressed),
+			 LOG_UINT("suppressed", s->sources_suppressed),
+			 LOG_UINT("sources_distinct", s->sources_distinct),
+			 LOG_UINT("interval_s", d->config->summary_interval));
+}
+
+void observe_summary(struct daemon *d)
+{
+	struct timespec now;
+	const struct traffic_snapshot *s;
+
+	update_counters(d);
+	if (d->capture_drops > d->capture_drops_reported) {
+		log_warning("capture_drops", LOG_UINT("dropped", d->capture_drops - d->capture_drops_reported),
+			    LOG_UINT("dropped_total", d->capture_drops), LOG_UINT("received_total", d->capture_received),
+			    LOG_STR("hint", "raise [capture] buffer_size"));
+		d->capture_drops_reported = d->capture_drops;
+	}
+	if (!d->traffic)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	s = traffic_rotate(d->traffic, &now);
+	log_sources(d, s);
+	if (s->c.malformed)
+		log_info("dns_malformed", LOG_UINT("packets", s->c.malformed),
+			 LOG_UINT("interval_s", d->config->summary_interval));
+}
+
+/* ---- status ---- */
+
+static json_t *listener_json(const struct listener *l)
+{
+	char addr[INET6_ADDRSTRLEN], ns[40];
+	const char *fields[] = { l->owner.comm, l->owner.exe, l->owner.unit, l->owner.container,
+				 netns_label(l, ns, sizeof(ns)) };
+	char *esc[5] = { 0 };
+	json_t *o;
+
+	/* Process names and paths are another process's bytes: escape them. */
+	for (int i = 0; i < 5; i++)
+		esc[i] = fields[i] ? log_escape(fields[i], strlen(fields[i]), NULL) : NULL;
+	o = json_pack("{s:s, s:s, s:i, s:s, s:i, s:s?, s:s?, s:s?, s:s?, s:s?, s:i}",
+		      "proto", listener_proto_to_string(l->proto),
+		      "address", listener_addr_to_string(l, addr, sizeof(addr)), "port", l->port,
+		      "exposure", exposure_text(l),
+		      "pid", l->owner.status == PROCMAP_FOUND ? (int)l->owner.pid : 0,
+		      "comm", esc[0], "exe", esc[1], "unit", esc[2], "container", esc[3], "namespace", esc[4],
+		      "v6only", l->v6only);
+	for (int i = 0; i < 5; i++)
+		free(esc[i]);
+	return o;
+}
+
+void observe_status_json(const struct daemon *d, json_t *root)
+{
+	json_t *ls = json_array(), *ts = json_array();
+
+	for (size_t i = 0; d->listeners && ls && i < d->listeners->n; i++)
+		json_array_append_new(ls, listener_json(&d->listeners->items[i]));
+	for (size_t i = 0; ts && i < d->n_top_sources; i++)
+		json_array_append_new(ts, json_pack("{s:s, s:I}", "source", d->top_sources[i].source, "queries",
+						    (json_int_t)d->top_sources[i].queries));
+	json_object_set_new(root, "listeners", ls);
+	json_object_set_new(root, "top_sources", ts);
+	json_object_set_new(root, "queries", json_pack("{s:I, s:I, s:I, s:I}",
+		"seen", (json_int_t)d->queries_seen, "answered", (json_int_t)d->queries_answered,
+		"unanswered", (json_int_t)d->queries_unanswered, "allowlisted", (json_int_t)d->queries_allowed));
+	json_object_set_new(root, "capture", json_pack("{s:s, s:s, s:I, s:I, s:I}",
+		"state", d->capture ? "running" : "degraded", "error", d->capture_error,
+		"received", (json_int_t)d->capture_received, "dropped", (json_int_t)d->capture_drops,
+		"if_dropped", (json_int_t)d->capture_ifdrops));
+}
