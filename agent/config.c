@@ -34,6 +34,7 @@ static const struct key_def keys[_CONFIG_KEY_MAX] = {
 	[CONFIG_RULES_EXEMPT_INTERFACES] = { "rules", "exempt_interfaces", "", true },
 	[CONFIG_RULES_KEEP_ON_STOP] = { "rules", "keep_on_stop", "yes", false },
 	[CONFIG_RULES_POLICY_FILE] = { "rules", "policy_file", "", false },
+	[CONFIG_RULES_TABLE_OWNER] = { "rules", "table_owner", "yes", false },
 	[CONFIG_CAPTURE_INTERFACES] = { "capture", "interfaces", "any", true },
 	[CONFIG_CAPTURE_BUFFER_SIZE] = { "capture", "buffer_size", "4M", false },
 	[CONFIG_CAPTURE_RESPONSES] = { "capture", "responses", "yes", false },
@@ -107,24 +108,29 @@ static int parse_scaled(const char *v, const struct unit *units, uint64_t min, u
 			uint64_t *ret, const char *what, char *msg, size_t ml)
 {
 	uint64_t n = 0, factor = 0;
+	bool overflow = false;
 	const char *p = v;
 
 	if (*p < '0' || *p > '9')
 		goto bad;
 	for (; *p >= '0' && *p <= '9'; p++) {
 		if (n > (UINT64_MAX - 9) / 10)
-			goto bad;
-		n = n * 10 + (uint64_t)(*p - '0');
+			overflow = true;        /* still a number: out of range, below */
+		else
+			n = n * 10 + (uint64_t)(*p - '0');
 	}
 	for (const struct unit *u = units; u->suffix; u++)
 		if (strcasecmp(p, u->suffix) == 0) {
 			factor = u->factor;
 			break;
 		}
-	if (!factor || (n && n > UINT64_MAX / factor))
+	if (!factor)
 		goto bad;
-	n *= factor;
-	if (n < min || n > max) {
+	if (n > UINT64_MAX / factor)
+		overflow = true;
+	else
+		n *= factor;
+	if (overflow || n < min || n > max) {
 		snprintf(msg, ml, "%s out of range", what);
 		return -ERANGE;
 	}
@@ -188,8 +194,20 @@ struct item_ctx {
 	size_t ml;
 	char **names;
 	size_t n;
-	char bad[256];
 };
+
+/* Messages quote the offending list item; it comes from the file, so it is
+ * escaped like every other value before it can reach a terminal. */
+static int item_message(struct item_ctx *x, const char *item, const char *why)
+{
+	char *e = log_escape(item, strlen(item), NULL);
+
+	if (!e)
+		return -ENOMEM;
+	snprintf(x->msg, x->ml, "\"%s\" %s", e, why);
+	free(e);
+	return -EINVAL;
+}
 
 static int add_cidr(const char *item, void *u)
 {
@@ -203,14 +221,10 @@ static int add_cidr(const char *item, void *u)
 	}
 	r = cidr_parse(item, &cidr);
 	if (r < 0) {
-		snprintf(x->bad, sizeof(x->bad), "%s", item);
-		if (r == -EBADMSG)
-			snprintf(x->msg, x->ml, "\"%s\" has host bits set below its prefix length", item);
-		else if (r == -ERANGE)
-			snprintf(x->msg, x->ml, "\"%s\" has a prefix length out of range", item);
-		else
-			snprintf(x->msg, x->ml, "\"%s\" is not an IPv4 or IPv6 address or CIDR", item);
-		return -EINVAL;
+		return item_message(x, item,
+				    r == -EBADMSG ? "has host bits set below its prefix length" :
+				    r == -ERANGE ? "has a prefix length out of range" :
+				    "is not an IPv4 or IPv6 address or CIDR");
 	}
 	p = reallocarray(x->c->allow, x->c->n_allow + 1, sizeof(*p));
 	if (!p)
@@ -219,6 +233,8 @@ static int add_cidr(const char *item, void *u)
 	x->c->allow = p;
 	return 0;
 }
+
+_Static_assert(IFNAMSIZ == 16, "add_ifname's message says 15 bytes");
 
 /* Interface names as nft's iifname takes them: up to IFNAMSIZ-1 bytes, no
  * separators; a trailing '*' matches a prefix (e.g. "veth*"). */
@@ -231,10 +247,8 @@ static int add_ifname(const char *item, void *u)
 	if (!item || len >= IFNAMSIZ || strcmp(item, ".") == 0 || strcmp(item, "..") == 0 ||
 	    strpbrk(item, "/:\"\\") || (strchr(item, '*') && strchr(item, '*') != item + len - 1) ||
 	    strcmp(item, "*") == 0) {
-		snprintf(x->bad, sizeof(x->bad), "%s", item ? item : "");
-		snprintf(x->msg, x->ml, "\"%s\" is not an interface name (at most %d bytes, no / : \" \\, '*' only at the end)",
-			 item ? item : "", IFNAMSIZ - 1);
-		return -EINVAL;
+		return item_message(x, item ? item : "",
+				    "is not an interface name (at most 15 bytes, no / : \" \\, '*' only at the end)");
 	}
 	for (const unsigned char *s = (const unsigned char *)item; *s; s++)
 		if (*s <= 0x20 || *s >= 0x7f) {
@@ -408,6 +422,8 @@ static int parse_key(struct config *c, enum config_key k, const char *v, bool ap
 		return parse_bool(v, &c->keep_on_stop, msg, ml);
 	case CONFIG_RULES_POLICY_FILE:
 		return parse_path(v, true, &c->policy_file, msg, ml);
+	case CONFIG_RULES_TABLE_OWNER:
+		return parse_bool(v, &c->table_owner, msg, ml);
 	case CONFIG_CAPTURE_INTERFACES:
 		return parse_ifnames(c, v, append, true, &c->capture_interfaces, &c->n_capture_interfaces, msg, ml);
 	case CONFIG_CAPTURE_BUFFER_SIZE:
@@ -467,9 +483,16 @@ struct parse_ctx {
 	size_t len, pos;
 	unsigned line;
 	bool failed;
+	unsigned fail_line;             /* the line that set failed */
 	struct config_error *err;
 	bool seen[_CONFIG_KEY_MAX];     /* set earlier in this same file */
 };
+
+static void fail_at(struct parse_ctx *p)
+{
+	p->failed = true;
+	p->fail_line = p->line;
+}
 
 static bool known_section(const char *s, size_t n)
 {
@@ -480,12 +503,18 @@ static bool known_section(const char *s, size_t n)
 }
 
 /* Checks a "[section]" line; inih does not tell the handler about sections
- * that hold no keys, and an unknown one must still be an error. */
+ * that hold no keys, and an unknown one must still be an error. An indented
+ * header is refused: inih would take it as one more value of the key above
+ * ("[rules]" as an interface name) and the section would silently not start. */
 static bool check_section_line(struct parse_ctx *p, const char *l, size_t n)
 {
 	const char *end;
 	char name[64];
+	bool indented;
 
+	if (p->line == 1 && n >= 3 && memcmp(l, "\xef\xbb\xbf", 3) == 0)
+		l += 3, n -= 3;         /* inih skips a byte order mark too */
+	indented = n && (*l == ' ' || *l == '\t');
 	while (n && (*l == ' ' || *l == '\t'))
 		l++, n--;
 	if (!n || *l != '[')
@@ -493,9 +522,14 @@ static bool check_section_line(struct parse_ctx *p, const char *l, size_t n)
 	end = memchr(l, ']', n);
 	if (!end)
 		return true;            /* inih reports the syntax error */
+	snprintf(name, sizeof(name), "%.*s", (int)(end - l - 1), l + 1);
+	if (indented) {
+		set_error(p->err, p->file, p->line, name, NULL, NULL,
+			  "indented section header (start it at the beginning of the line)");
+		return false;
+	}
 	if (known_section(l + 1, (size_t)(end - l - 1)))
 		return true;
-	snprintf(name, sizeof(name), "%.*s", (int)(end - l - 1), l + 1);
 	set_error(p->err, p->file, p->line, name, NULL, NULL,
 		  "unknown section (expected agent, rules, capture, listeners or output)");
 	return false;
@@ -517,7 +551,7 @@ static char *reader(char *str, int num, void *stream)
 	p->line++;
 	if (memchr(l, '\0', n)) {
 		set_error(p->err, p->file, p->line, NULL, NULL, NULL, "NUL byte in configuration text");
-		p->failed = true;
+		fail_at(p);
 		return NULL;
 	}
 	if (n + 1 > (size_t)num) {
@@ -526,11 +560,11 @@ static char *reader(char *str, int num, void *stream)
 		snprintf(m, sizeof(m), "line longer than %d characters: continue a list on indented lines",
 			 num - 2);
 		set_error(p->err, p->file, p->line, NULL, NULL, NULL, m);
-		p->failed = true;
+		fail_at(p);
 		return NULL;
 	}
 	if (!check_section_line(p, l, n)) {
-		p->failed = true;
+		fail_at(p);
 		return NULL;
 	}
 	memcpy(str, l, n);
@@ -554,7 +588,7 @@ static int handler(void *user, const char *section, const char *name, const char
 		if (r < 0) {
 			set_error(p->err, p->file, p->line, section, name, value,
 				  r == -ENOMEM ? "out of memory" : msg);
-			p->failed = true;
+			fail_at(p);
 			return 0;
 		}
 		p->seen[k] = true;
@@ -563,7 +597,7 @@ static int handler(void *user, const char *section, const char *name, const char
 	}
 	set_error(p->err, p->file, p->line, section, name, value,
 		  *section ? "unknown key in this section" : "key outside a [section]");
-	p->failed = true;
+	fail_at(p);
 	return 0;
 }
 
@@ -593,7 +627,9 @@ int config_parse_text(struct config *c, const char *name, const char *text, size
 		return r;
 	}
 	r = ini_parse_stream(reader, &p, handler, &p);
-	if (p.failed)
+	/* inih reads on after a syntax error, so a later line may have failed
+	 * too; the first error is the one to report. */
+	if (p.failed && !(r > 0 && (unsigned)r < p.fail_line))
 		return -EINVAL;
 	if (r != 0) {
 		set_error(err, name, r > 0 ? (unsigned)r : 0, NULL, NULL, NULL,
@@ -863,6 +899,8 @@ out:
 		return strdup(c->keep_on_stop ? "yes" : "no");
 	case CONFIG_RULES_POLICY_FILE:
 		return strdup(c->policy_file ? c->policy_file : "");
+	case CONFIG_RULES_TABLE_OWNER:
+		return strdup(c->table_owner ? "yes" : "no");
 	case CONFIG_CAPTURE_INTERFACES:
 		return join_strv(c->capture_interfaces, c->n_capture_interfaces, "any");
 	case CONFIG_CAPTURE_BUFFER_SIZE:

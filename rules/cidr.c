@@ -16,7 +16,9 @@ static int parse_prefix_len(const char *s, unsigned max, uint8_t *ret)
 {
 	unsigned v = 0;
 
-	if (*s == '\0' || strlen(s) > 3)
+	/* A leading zero is octal to some tools (iproute2 reads "/010" as /8):
+	 * refuse it rather than pick a meaning. */
+	if (*s == '\0' || strlen(s) > 3 || (s[0] == '0' && s[1] != '\0'))
 		return -EINVAL;
 	for (; *s; s++) {
 		if (*s < '0' || *s > '9')

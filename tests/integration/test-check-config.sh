@@ -1,0 +1,182 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck source-path=SCRIPTDIR
+# shellcheck disable=SC2317 # helpers below run through check
+#
+# The command line end to end: check-config on real files (effective values
+# with their origins, one precise line per error), conf.d ordering, --help
+# everywhere, and the usage exit codes.
+
+. "$(dirname "$0")/lib.sh"
+p53_init
+P=${PORT53GUARD:?PORT53GUARD must name the port53guard binary}
+[ -x "$P" ] || skip "$P is not built"
+
+d="$P53_TMP/cfg"
+mkdir -p "$d"
+
+# Every subcommand is started below (with --help or a bad option); should
+# one ever act instead, it must not touch the host: as root, run it in a
+# namespace of its own, and never let it run for long.
+wrap=(timeout 20)
+if [ "$(id -u)" = 0 ] && command -v ip >/dev/null; then
+	sandbox=$(ns_add cli) || exit 1
+	wrap=(ip netns exec "$sandbox" timeout 20)
+fi
+
+# run ARGS...: runs port53guard, leaving $rc, $out (stdout) and $err (stderr).
+run() {
+	rc=0
+	"${wrap[@]}" "$P" "$@" >"$P53_TMP/out" 2>"$P53_TMP/err" </dev/null || rc=$?
+	out=$(<"$P53_TMP/out")
+	err=$(<"$P53_TMP/err")
+}
+
+has() { grep -qF -- "$2" <<<"$1"; }
+line_count() { if [ -z "$1" ]; then echo 0; else printf '%s\n' "$1" | wc -l; fi; }
+# No control byte (but the newlines between lines) and no DEL.
+printable() { ! printf '%s' "$1" | tr -d '\n' | LC_ALL=C grep -q '[[:cntrl:]]'; }
+
+# --- a valid file ---------------------------------------------------------------
+cat >"$d/p.conf" <<'EOF'
+# port53guard test configuration
+[agent]
+mode = monitor
+
+[rules]
+allow = 10.0.0.0/8
+    fd53::/16
+exempt_interfaces = wg0
+EOF
+run -c "$d/p.conf" check-config
+assert_eq "valid file: exit 0" 0 "$rc"
+assert_eq "valid file: nothing on stderr" "" "$err"
+check "valid file: mode from FILE:LINE" has "$out" "mode = monitor  ; from $d/p.conf:3"
+check "valid file: list continued on an indented line" \
+	has "$out" "allow = 10.0.0.0/8, fd53::/16  ; from $d/p.conf:7"
+check "valid file: exempt_interfaces from FILE:LINE" has "$out" "exempt_interfaces = wg0  ; from $d/p.conf:8"
+check "valid file: unset keys are defaults" has "$out" "log_format = text  ; default"
+check "valid file: section headers" has "$out" "[capture]"
+check "valid file: lists the file read" has "$out" "#   $d/p.conf"
+run check-config -c "$d/p.conf"
+assert_eq "-c after the subcommand works too" 0 "$rc"
+check "-c after the subcommand: same effective value" has "$out" "mode = monitor  ; from $d/p.conf:3"
+run --config="$d/p.conf" check-config
+assert_eq "--config=FILE works" 0 "$rc"
+
+# --- one line per error ------------------------------------------------------------
+# expect_error NAME CONTENT LINE KEY VALUE: the file holds CONTENT; the error
+# must be exit 1 and exactly one stderr line naming file:LINE, KEY and VALUE.
+n=0
+expect_error() {
+	local name=$1 content=$2 line=$3 key=$4 value=$5 f
+	n=$((n + 1))
+	f="$d/err$n.conf"
+	printf '%b' "$content" >"$f"
+	run -c "$f" check-config
+	assert_eq "$name: exit 1" 1 "$rc"
+	assert_eq "$name: exactly one line on stderr" 1 "$(line_count "$err")"
+	check "$name: names $f:$line" has "$err" "$f:$line:"
+	[ -n "$key" ] && check "$name: names the key" has "$err" "$key"
+	[ -n "$value" ] && check "$name: names the value" has "$err" "$value"
+	check "$name: the line is printable" printable "$err"
+	assert_eq "$name: nothing on stdout" "" "$out"
+}
+
+expect_error "unknown section" '[agent]\nmode = auto\n[nope]\n' 3 "[nope]" ""
+expect_error "unknown key" '[agent]\nfoo = 1\n' 2 "[agent] foo" '"1"'
+expect_error "key outside a section" 'mode = auto\n' 1 "mode" '"auto"'
+expect_error "bad CIDR" '[rules]\nallow = 10.0.0.0/8, 10.0.0.1/24\n' 2 "[rules] allow" '"10.0.0.1/24" has host bits'
+expect_error "prefix out of range" '[rules]\nallow = 1.2.3.4/33\n' 2 "allow" "1.2.3.4/33"
+expect_error "bad number" '[agent]\n\nsummary_interval = soon\n' 3 "summary_interval" '"soon"'
+expect_error "number out of range" '[capture]\nbuffer_size = 2G\n' 2 "buffer_size" '"2G"'
+expect_error "bad enum" '[agent]\nlog_format = xml\n' 2 "log_format" '"xml"'
+expect_error "bad bool" '[rules]\nkeep_on_stop = perhaps\n' 2 "keep_on_stop" '"perhaps"'
+expect_error "bad interface name" '[rules]\nexempt_interfaces = eth0 a/b\n' 2 "exempt_interfaces" '"a/b"'
+expect_error "relative path" '[rules]\npolicy_file = sg.json\n' 2 "policy_file" '"sg.json"'
+expect_error "overlong line" "[rules]\nallow = $(printf '10.0.0.0/8, %.0s' $(seq 20))\n" 2 "" "longer than"
+expect_error "NUL byte" '[agent]\nmode = auto\n#\0\n' 3 "" "NUL"
+expect_error "syntax error" '[agent]\nmode auto\n' 2 "" "syntax error"
+expect_error "hostile value" '[agent]\nmode = \033[2J\033]0;x\a\r\n' 2 "mode" '\x1b[2J'
+expect_error "metrics file equals status file" \
+	'[output]\nstatus_file = /run/x\nmetrics_file = /run/x\n' 3 "metrics_file" "/run/x"
+
+run -c "$d/missing.conf" check-config
+assert_eq "missing -c file: exit 1" 1 "$rc"
+assert_eq "missing -c file: one line" 1 "$(line_count "$err")"
+check "missing -c file: names it" has "$err" "$d/missing.conf"
+mkdir "$d/dir.conf"
+run -c "$d/dir.conf" check-config
+assert_eq "a directory as the file: exit 1" 1 "$rc"
+check "a directory as the file: says so" has "$err" "$d/dir.conf: cannot read file"
+ln -s /nonexistent/p.conf "$d/dangling.conf"
+run -c "$d/dangling.conf" check-config
+assert_eq "dangling symlink: exit 1" 1 "$rc"
+
+# The built-in default path may be missing: then the defaults are used.
+if [ ! -e /etc/port53guard/port53guard.conf ] && [ ! -e /etc/port53guard/conf.d ]; then
+	run check-config
+	assert_eq "missing default file: exit 0" 0 "$rc"
+	check "missing default file: built-in defaults" has "$out" "none (built-in defaults)"
+fi
+
+# --- conf.d, end to end ------------------------------------------------------------
+c="$P53_TMP/cd"
+mkdir -p "$c/conf.d"
+printf '[agent]\nmode = monitor\nlog_level = debug\n[rules]\nallow = 10.0.0.0/8\n' >"$c/main.conf"
+printf '[agent]\nmode = auto\n' >"$c/conf.d/20-b.conf"
+printf '[agent]\nmode = enforce\n[rules]\nallow = 192.0.2.0/24\n' >"$c/conf.d/10-a.conf"
+printf '[agent]\n\nlog_format = json\n' >"$c/conf.d/9-c.conf"
+printf '[agent]\nmode = broken\n' >"$c/conf.d/30-d.conf.disabled"
+printf '[agent]\nmode = broken\n' >"$c/conf.d/.40-e.conf"
+run -c "$c/main.conf" check-config
+assert_eq "conf.d: exit 0" 0 "$rc"
+assert_eq "conf.d: files read in byte order" \
+	"$c/main.conf $c/conf.d/10-a.conf $c/conf.d/20-b.conf $c/conf.d/9-c.conf" \
+	"$(sed -n 's/^#   //p' <<<"$out" | tr '\n' ' ' | sed 's/ $//')"
+check "conf.d: the last file wins" has "$out" "mode = auto  ; from $c/conf.d/20-b.conf:2"
+check "conf.d: a later file replaces a list" has "$out" "allow = 192.0.2.0/24  ; from $c/conf.d/10-a.conf:4"
+check "conf.d: keys a drop-in leaves alone keep their origin" \
+	has "$out" "log_level = debug  ; from $c/main.conf:3"
+check "conf.d: 9-c.conf is read last" has "$out" "log_format = json  ; from $c/conf.d/9-c.conf:3"
+printf '[agent]\nmode = never\n' >"$c/conf.d/50-bad.conf"
+run -c "$c/main.conf" check-config
+assert_eq "conf.d: a bad drop-in fails" 1 "$rc"
+check "conf.d: the error names the drop-in" has "$err" "$c/conf.d/50-bad.conf:2:"
+
+# --- help and usage --------------------------------------------------------------------
+run --help
+assert_eq "--help: exit 0" 0 "$rc"
+check "--help: usage on stdout" has "$out" "Usage: port53guard"
+run -h
+assert_eq "-h: exit 0" 0 "$rc"
+commands=$(sed -n '/^Commands:/,/^$/{/^  [a-z]/{s/^  \([a-z-]*\).*/\1/;p}}' <<<"$out")
+check "--help lists commands" test -n "$commands"
+check "--help lists check-config" grep -qx check-config <<<"$commands"
+for cmd in $commands; do
+	run "$cmd" --help
+	if [ "$rc" = 0 ]; then
+		check "$cmd --help: usage" has "$out" "Usage: port53guard"
+	else
+		assert_eq "$cmd --help: exit 2 when not available" 2 "$rc"
+		check "$cmd --help: says it is not available" has "$err" "not available in this version"
+	fi
+	run "$cmd" --no-such-option
+	assert_eq "$cmd --no-such-option: exit 2" 2 "$rc"
+	run -c "$d/p.conf" "$cmd" -h
+	check "$cmd -h after -c: exit 0 or 2 (not available)" test "$rc" = 0 -o "$rc" = 2
+done
+
+run frobnicate
+assert_eq "unknown command: exit 2" 2 "$rc"
+check "unknown command: named" has "$err" "frobnicate"
+run --no-such-option check-config
+assert_eq "unknown option: exit 2" 2 "$rc"
+run
+assert_eq "no command: exit 2" 2 "$rc"
+run check-config -c
+assert_eq "-c without a file: exit 2" 2 "$rc"
+run check-config extra-argument
+assert_eq "check-config takes no operands: exit 2" 2 "$rc"
+
+done_testing
