@@ -43,6 +43,27 @@ static bool jbool(json_t *o, const char *path1, const char *path2)
 	return json_is_true(v);
 }
 
+/* A pid is the agent's while /proc says it is a live (not zombie)
+ * port53guard: a recycled pid or an unreaped corpse is not running. */
+static bool pid_is_agent(long long pid)
+{
+	char path[64], buf[512];
+	FILE *f;
+	char *rp;
+	bool ok = false;
+
+	snprintf(path, sizeof(path), "/proc/%lld/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (fgets(buf, sizeof(buf), f)) {
+		rp = strrchr(buf, ')');
+		ok = rp && rp[1] == ' ' && rp[2] != 'Z' && strstr(buf, "(port53guard") != NULL;
+	}
+	fclose(f);
+	return ok;
+}
+
 /* Running means: the pid in the file is alive and the file is fresh. */
 static bool agent_running(json_t *root, const char **ret_why)
 {
@@ -53,7 +74,7 @@ static bool agent_running(json_t *root, const char **ret_why)
 
 	if (interval <= 0)
 		interval = REPORT_STATUS_INTERVAL_S;
-	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH)) {
+	if (pid <= 0 || !pid_is_agent(pid)) {
 		*ret_why = "the agent that wrote the status file is gone";
 		return false;
 	}

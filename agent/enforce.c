@@ -61,10 +61,13 @@ int enforce_open(struct daemon *d)
 		log_error("agent_failed", LOG_STR("step", "netlink"), LOG_STR("error", strerror(-r)));
 		return r;
 	}
+	/* Without the event socket drift is still found by the periodic
+	 * verification, only later: degrade, do not stop. */
 	r = monitor_open(NFPROTO_INET, RULESET_TABLE, &d->monitor);
 	if (r < 0) {
-		log_error("agent_failed", LOG_STR("step", "nftables event socket"), LOG_STR("error", strerror(-r)));
-		return r;
+		d->monitor = NULL;
+		log_warning("drift_watch_unavailable", LOG_STR("error", strerror(-r)),
+			    LOG_STR("effect", "changes are found by verification every 5 s instead"));
 	}
 	choose_table_flags(d);
 	return 0;
@@ -169,6 +172,9 @@ void enforce_start(struct daemon *d, const char *reason, const char *trigger)
 	if (apply(d, "auto") == 0)
 		log_warning("enforcement_started", LOG_STR("reason", reason), LOG_STR("trigger", trigger),
 			    LOG_UINT("took_ms", daemon_now_ms() - t0));
+	else
+		d->repair_due_ms = daemon_now_ms() + RETRY_INTERVAL_MS;
+	report_write_now(d);
 }
 
 void enforce_replace_ruleset(struct daemon *d, struct ruleset *rs)
@@ -207,12 +213,13 @@ static void repair(struct daemon *d, const char *cause)
 	if (apply(d, "repair") < 0) {
 		d->enforcing = false;
 		d->repair_due_ms = daemon_now_ms() + RETRY_INTERVAL_MS;
-		return;
+	} else {
+		d->repair_due_ms = 0;
+		d->drift_repairs++;
+		log_notice("rules_restored", LOG_STR("cause", cause), LOG_UINT("took_ms", daemon_now_ms() - t0),
+			   LOG_UINT("repairs", d->drift_repairs));
 	}
-	d->repair_due_ms = 0;
-	d->drift_repairs++;
-	log_notice("rules_restored", LOG_STR("cause", cause), LOG_UINT("took_ms", daemon_now_ms() - t0),
-		   LOG_UINT("repairs", d->drift_repairs));
+	report_write_now(d);
 }
 
 struct drift_ctx {
