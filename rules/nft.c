@@ -1,2 +1,1710 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "nft.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/gen.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+
+#ifndef NFT_TABLE_F_PERSIST
+#define NFT_TABLE_F_PERSIST 0x4         /* Linux 6.9; older headers lack it */
+#endif
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
+#endif
+
+/* nft's own type numbers and byte order marks: the kernel stores them
+ * opaquely and nft needs them to print the sets. */
+#define NFT_TYPE_IPADDR 7
+#define NFT_TYPE_IP6ADDR 8
+#define NFT_BYTEORDER_BIG_ENDIAN 2
+
+#define READ_BUF_SIZE (64 * 1024)
+#define MSG_ROOM (64 * 1024 + 8192)     /* room reserved for any one message */
+#define ELEMS_NEST_MAX 60000            /* a nested attribute's length is 16 bits */
+#define RETRIES 3
+#define LOOPBACK_IFINDEX 1              /* lo is ifindex 1 in every network namespace */
+
+struct nft_handle {
+	struct mnl_socket *nl;
+	uint32_t seq;
+	int sndbuf, rcvbuf;                     /* as the kernel counts them */
+	char *rbuf;
+};
+
+static void errf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void errf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!buf || len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+static const char *or_else(const char *s, const char *fallback)
+{
+	return s ? s : fallback;
+}
+
+static size_t family_len(int family)
+{
+	return family == AF_INET ? 4 : 16;
+}
+
+static int sockbuf_get(struct nft_handle *h, int opt)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(mnl_socket_get_fd(h->nl), SOL_SOCKET, opt, &v, &len) < 0 ? 0 : v;
+}
+
+int nft_open(struct nft_handle **ret)
+{
+	struct nft_handle *h = calloc(1, sizeof(*h));
+	int one = 1, r;
+
+	if (!h)
+		return -ENOMEM;
+	h->rbuf = malloc(READ_BUF_SIZE);
+	if (!h->rbuf) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	h->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!h->nl || mnl_socket_bind(h->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	/* Extended acks point at the attribute the kernel refused; capped acks
+	 * keep an error on a 60 KiB element message from echoing it all back.
+	 * Both are best effort: old kernels simply say less. */
+	(void)mnl_socket_setsockopt(h->nl, NETLINK_EXT_ACK, &one, sizeof(one));
+	(void)mnl_socket_setsockopt(h->nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	h->sndbuf = sockbuf_get(h, SO_SNDBUF);
+	h->rcvbuf = sockbuf_get(h, SO_RCVBUF);
+	h->seq = (uint32_t)time(NULL);
+	*ret = h;
+	return 0;
+fail:
+	nft_close(h);
+	return r;
+}
+
+void nft_close(struct nft_handle *h)
+{
+	if (!h)
+		return;
+	if (h->nl)
+		mnl_socket_close(h->nl);
+	free(h->rbuf);
+	free(h);
+}
+
+/* ---- the batch ---------------------------------------------------------- */
+
+struct batch_msg {
+	size_t off;                             /* of its header in buf */
+	char what[RULESET_RULE_STRLEN + 32];    /* "rule 5 (udp dport 53 counter drop)" */
+	size_t first_elem;                      /* NEWSETELEM: number of its first element */
+};
+
+struct batch {
+	char *buf;
+	size_t len, cap;
+	struct batch_msg *msgs;                 /* [0] is the batch begin */
+	size_t n, cap_msgs;
+	uint32_t seq0;
+	size_t err_idx;                         /* after sending: the refused message */
+};
+
+static int batch_reserve(struct batch *b)
+{
+	struct batch_msg *m;
+	char *buf;
+
+	if (b->cap - b->len < MSG_ROOM) {
+		buf = realloc(b->buf, b->cap * 2 + MSG_ROOM * 2);
+		if (!buf)
+			return -ENOMEM;
+		b->buf = buf;
+		b->cap = b->cap * 2 + MSG_ROOM * 2;
+	}
+	if (b->n == b->cap_msgs) {
+		m = realloc(b->msgs, (b->cap_msgs * 2 + 16) * sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		b->msgs = m;
+		b->cap_msgs = b->cap_msgs * 2 + 16;
+	}
+	return 0;
+}
+
+static struct batch_msg *batch_record(struct batch *b)
+{
+	struct batch_msg *m = &b->msgs[b->n++];
+
+	memset(m, 0, sizeof(*m));
+	m->off = b->len;
+	return m;
+}
+
+/* Starts one message, acknowledged on its own so every reply can be
+ * matched to it by sequence number. NULL on ENOMEM. */
+static struct nlmsghdr *batch_hdr(struct batch *b, uint16_t type, uint16_t flags, const char *fmt,
+				  ...) __attribute__((format(printf, 4, 5)));
+
+static struct nlmsghdr *batch_hdr(struct batch *b, uint16_t type, uint16_t flags, const char *fmt,
+				  ...)
+{
+	struct batch_msg *m;
+	va_list ap;
+
+	if (batch_reserve(b) < 0)
+		return NULL;
+	m = batch_record(b);
+	va_start(ap, fmt);
+	vsnprintf(m->what, sizeof(m->what), fmt, ap);
+	va_end(ap);
+	return nftnl_nlmsg_build_hdr(b->buf + b->len, type, NFPROTO_INET, flags | NLM_F_ACK,
+				     b->seq0 + (uint32_t)(b->n - 1));
+}
+
+static void batch_done(struct batch *b, const struct nlmsghdr *nlh)
+{
+	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+static int batch_start(struct batch *b, struct nft_handle *h)
+{
+	struct nlmsghdr *nlh;
+
+	memset(b, 0, sizeof(*b));
+	b->seq0 = h->seq;
+	if (batch_reserve(b) < 0)
+		return -ENOMEM;
+	snprintf(batch_record(b)->what, sizeof(b->msgs[0].what), "transaction");
+	nlh = nftnl_batch_begin(b->buf, b->seq0);
+	batch_done(b, nlh);
+	return 0;
+}
+
+static int batch_end(struct batch *b, struct nft_handle *h)
+{
+	struct nlmsghdr *nlh;
+
+	if (batch_reserve(b) < 0)
+		return -ENOMEM;
+	nlh = nftnl_batch_end(b->buf + b->len, b->seq0 + (uint32_t)b->n);
+	batch_done(b, nlh);
+	h->seq = b->seq0 + (uint32_t)b->n + 1;
+	return 0;
+}
+
+static void batch_free(struct batch *b)
+{
+	free(b->buf);
+	free(b->msgs);
+}
+
+/* ---- objects ------------------------------------------------------------ */
+
+static int put_table(struct batch *b, uint16_t type, uint16_t flags, const char *name,
+		     const uint32_t *table_flags)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh = NULL;
+
+	if (t && nftnl_table_set_str(t, NFTNL_TABLE_NAME, name) == 0) {
+		/* Without the attribute an existing table's flags stay as they are. */
+		if (table_flags)
+			nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, *table_flags);
+		nlh = batch_hdr(b, type, flags, "table inet %s", name);
+	}
+	if (nlh) {
+		nftnl_table_nlmsg_build_payload(nlh, t);
+		batch_done(b, nlh);
+	}
+	nftnl_table_free(t);
+	return nlh ? 0 : -ENOMEM;
+}
+
+static int put_chain(struct batch *b)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh = NULL;
+
+	if (c && nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, RULESET_TABLE) == 0 &&
+	    nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, RULESET_CHAIN) == 0 &&
+	    nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter") == 0) {
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_PRE_ROUTING);
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, RULESET_CHAIN_PRIORITY);
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+		nlh = batch_hdr(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE,
+				"chain %s (type filter hook prerouting priority %d)", RULESET_CHAIN,
+				RULESET_CHAIN_PRIORITY);
+	}
+	if (nlh) {
+		nftnl_chain_nlmsg_build_payload(nlh, c);
+		batch_done(b, nlh);
+	}
+	nftnl_chain_free(c);
+	return nlh ? 0 : -ENOMEM;
+}
+
+/* A set named for reference: table, name and its id in this transaction. */
+static struct nftnl_set *set_ref(const struct ruleset_set *s, uint32_t id)
+{
+	struct nftnl_set *set = nftnl_set_alloc();
+
+	if (!set)
+		return NULL;
+	if (nftnl_set_set_str(set, NFTNL_SET_TABLE, RULESET_TABLE) < 0 ||
+	    nftnl_set_set_str(set, NFTNL_SET_NAME, s->name) < 0) {
+		nftnl_set_free(set);
+		return NULL;
+	}
+	nftnl_set_set_u32(set, NFTNL_SET_ID, id);
+	return set;
+}
+
+static int put_set(struct batch *b, const struct ruleset_set *s, uint32_t id)
+{
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(64);
+	struct nftnl_set *set = set_ref(s, id);
+	struct nlmsghdr *nlh = NULL;
+
+	if (set && ud && nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, NFT_BYTEORDER_BIG_ENDIAN) &&
+	    nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
+			       nftnl_udata_buf_len(ud)) == 0) {
+		nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_INTERVAL);
+		nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE,
+				  s->family == AF_INET ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR);
+		nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, (uint32_t)family_len(s->family));
+		nlh = batch_hdr(b, NFT_MSG_NEWSET, NLM_F_CREATE, "set %s", s->name);
+	}
+	if (nlh) {
+		nftnl_set_nlmsg_build_payload(nlh, set);
+		batch_done(b, nlh);
+	}
+	nftnl_set_free(set);
+	nftnl_udata_buf_free(ud);
+	return nlh ? 0 : -ENOMEM;
+}
+
+/* ---- set elements ----------------------------------------------------- */
+
+struct elem {
+	uint8_t key[16];
+	bool end;               /* NFT_SET_ELEM_INTERVAL_END: first address after a range */
+	bool open;              /* a range that runs to the top of the address space */
+};
+
+/* Interval set elements as nft writes them: a start key per range and an
+ * end key one past its last address; a range ending at the very top has
+ * no end key (it would wrap to 0). nft also closes the gap below the first
+ * range with an end key at 0; doing the same keeps the two tools' tables
+ * identical. Fills out (room for 2n+1) and returns the count. */
+static size_t set_elems(const struct ruleset_set *s, struct elem *out)
+{
+	size_t len = family_len(s->family), n = 0;
+	static const uint8_t zero[16];
+
+	if (s->n_ranges && memcmp(s->ranges[0].start, zero, len) != 0)
+		out[n++] = (struct elem){ .end = true };
+	for (size_t i = 0; i < s->n_ranges; i++) {
+		struct elem *e = &out[n++];
+		size_t k = len;
+
+		*e = (struct elem){ 0 };
+		memcpy(e->key, s->ranges[i].start, len);
+		e = &out[n];
+		*e = (struct elem){ .end = true };
+		memcpy(e->key, s->ranges[i].end, len);
+		while (k > 0 && ++e->key[k - 1] == 0)
+			k--;
+		if (k == 0)
+			out[n - 1].open = true;
+		else
+			n++;
+	}
+	return n;
+}
+
+static struct nftnl_set_elem *elem_new(const struct elem *e, size_t len)
+{
+	struct nftnl_set_elem *se = nftnl_set_elem_alloc();
+	struct nftnl_udata_buf *ud = NULL;
+	bool ok = se && nftnl_set_elem_set(se, NFTNL_SET_ELEM_KEY, e->key, (uint32_t)len) == 0;
+
+	if (ok && e->end)
+		nftnl_set_elem_set_u32(se, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+	if (ok && e->open) {
+		/* What nft marks so a listing shows "a/n" rather than "a-top". */
+		ud = nftnl_udata_buf_alloc(16);
+		ok = ud && nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_ELEM_FLAGS,
+					       NFTNL_SET_ELEM_F_INTERVAL_OPEN) &&
+		     nftnl_set_elem_set(se, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(ud),
+					nftnl_udata_buf_len(ud)) == 0;
+	}
+	nftnl_udata_buf_free(ud);
+	if (!ok && se) {
+		nftnl_set_elem_free(se);
+		se = NULL;
+	}
+	return se;
+}
+
+/* One NEWSETELEM message with as many elements as fit, from *pos on. */
+static int put_elems_msg(struct batch *b, const struct ruleset_set *s, uint32_t id,
+			 const struct elem *e, size_t n, size_t *pos)
+{
+	struct nftnl_set *set = set_ref(s, id);
+	size_t first = *pos, len = family_len(s->family);
+	struct nlmsghdr *nlh = set ? batch_hdr(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE, "set %s", s->name) :
+				     NULL;
+	struct nlattr *nest;
+	uint32_t k = 0;
+
+	if (!nlh) {
+		nftnl_set_free(set);
+		return -ENOMEM;
+	}
+	b->msgs[b->n - 1].first_elem = first + 1;
+	nftnl_set_elems_nlmsg_build_payload(nlh, set);
+	nftnl_set_free(set);
+	nest = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	while (*pos < n && (char *)mnl_nlmsg_get_payload_tail(nlh) - (char *)nest < ELEMS_NEST_MAX) {
+		struct nftnl_set_elem *se = elem_new(&e[*pos], len);
+
+		if (!se)
+			return -ENOMEM;
+		nftnl_set_elem_nlmsg_build(nlh, se, ++k);
+		nftnl_set_elem_free(se);
+		(*pos)++;
+	}
+	mnl_attr_nest_end(nlh, nest);
+	snprintf(b->msgs[b->n - 1].what, sizeof(b->msgs[0].what), "set %s elements %zu-%zu of %zu",
+		 s->name, first + 1, *pos, n);
+	batch_done(b, nlh);
+	return 0;
+}
+
+static int put_elems(struct batch *b, const struct ruleset_set *s, uint32_t id)
+{
+	struct elem *e;
+	size_t n, pos = 0;
+	int r = 0;
+
+	if (s->n_ranges == 0)
+		return 0;
+	e = calloc(2 * s->n_ranges + 1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	n = set_elems(s, e);
+	while (r == 0 && pos < n)
+		r = put_elems_msg(b, s, id, e, n, &pos);
+	free(e);
+	return r;
+}
+
+/* ---- rules -------------------------------------------------------------- */
+
+static struct nftnl_expr *expr_add(struct nftnl_rule *r, const char *name)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc(name);
+
+	if (e)
+		nftnl_rule_add_expr(r, e);
+	return e;
+}
+
+static bool add_meta(struct nftnl_rule *r, uint32_t key)
+{
+	struct nftnl_expr *e = expr_add(r, "meta");
+
+	if (!e)
+		return false;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	return true;
+}
+
+static bool add_cmp(struct nftnl_rule *r, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = expr_add(r, "cmp");
+
+	if (!e)
+		return false;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+	return nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len) == 0;
+}
+
+static bool add_payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len)
+{
+	struct nftnl_expr *e = expr_add(r, "payload");
+
+	if (!e)
+		return false;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	return true;
+}
+
+static bool add_meta_cmp_u8(struct nftnl_rule *r, uint32_t key, uint8_t value)
+{
+	return add_meta(r, key) && add_cmp(r, &value, 1);
+}
+
+/* "udp dport 53": meta l4proto, then the transport header's bytes 2-3. */
+static bool add_proto(struct nftnl_rule *r, unsigned protos)
+{
+	uint16_t port = htons(RULESET_DNS_PORT);
+
+	if (!protos)
+		return true;
+	return add_meta_cmp_u8(r, NFT_META_L4PROTO,
+			       protos & RULESET_PROTO_UDP ? IPPROTO_UDP : IPPROTO_TCP) &&
+	       add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2) && add_cmp(r, &port, 2);
+}
+
+/* "ip saddr" / "ip6 saddr": the family, then the source address. */
+static bool add_saddr(struct nftnl_rule *r, int family, uint32_t len)
+{
+	return add_meta_cmp_u8(r, NFT_META_NFPROTO, family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6) &&
+	       add_payload(r, NFT_PAYLOAD_NETWORK_HEADER, family == AF_INET ? 12 : 8, len);
+}
+
+static bool add_lookup(struct nftnl_rule *r, enum ruleset_set_id set)
+{
+	int family = set == RULESET_SET_ALLOW4 ? AF_INET : AF_INET6;
+	struct nftnl_expr *e;
+
+	if (!add_saddr(r, family, (uint32_t)family_len(family)))
+		return false;
+	e = expr_add(r, "lookup");
+	if (!e || nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, ruleset_set_name(set)) < 0)
+		return false;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, (uint32_t)set + 1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);      /* as the kernel reports it */
+	return true;
+}
+
+/* A prefix on a byte boundary compares its bytes; any other one, /0
+ * included, masks the whole address first. Both as nft does. */
+static bool add_cidr(struct nftnl_rule *r, const struct cidr *c)
+{
+	uint32_t len = (uint32_t)cidr_addr_len(c);
+	uint8_t mask[16] = { 0 }, zero[16] = { 0 };
+	struct nftnl_expr *e;
+
+	if (c->prefix % 8 == 0 && c->prefix > 0)
+		return add_saddr(r, c->family, c->prefix / 8u) && add_cmp(r, c->addr, c->prefix / 8u);
+	for (unsigned i = 0; i < c->prefix; i++)
+		mask[i / 8] |= (uint8_t)(0x80u >> (i % 8));
+	if (!add_saddr(r, c->family, len) || !(e = expr_add(r, "bitwise")))
+		return false;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+	return nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len) == 0 &&
+	       nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len) == 0 && add_cmp(r, c->addr, len);
+}
+
+static bool add_match(struct nftnl_rule *r, const struct ruleset_rule *rr)
+{
+	char name[IFNAMSIZ] = { 0 };
+	uint32_t ifindex = LOOPBACK_IFINDEX;
+	size_t len;
+
+	switch (rr->match) {
+	case RULESET_MATCH_IIF_LO:
+		return add_meta(r, NFT_META_IIF) && add_cmp(r, &ifindex, sizeof(ifindex));
+	case RULESET_MATCH_IIFNAME:
+		/* An exact name compares all IFNAMSIZ bytes, NUL padding included;
+		 * "X*" compares only X. */
+		len = strnlen(rr->ifname, IFNAMSIZ - 1);
+		memcpy(name, rr->ifname, len);
+		if (len && name[len - 1] == '*')
+			len--;
+		else
+			len = IFNAMSIZ;
+		return add_meta(r, NFT_META_IIFNAME) && add_cmp(r, name, (uint32_t)len);
+	case RULESET_MATCH_SET:
+		return add_lookup(r, rr->set);
+	case RULESET_MATCH_CIDR:
+		return add_cidr(r, &rr->cidr);
+	case RULESET_MATCH_ANY:
+	default:
+		return true;
+	}
+}
+
+static bool add_tail(struct nftnl_rule *r, const struct ruleset_rule *rr)
+{
+	struct nftnl_udata_buf *ud;
+	struct nftnl_expr *e;
+	bool ok;
+
+	if (rr->counter && !expr_add(r, "counter"))
+		return false;
+	e = expr_add(r, "immediate");
+	if (!e)
+		return false;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, rr->verdict == RULESET_DROP ? NF_DROP : NF_ACCEPT);
+	if (!rr->comment[0])
+		return true;
+	ud = nftnl_udata_buf_alloc(NFTNL_UDATA_COMMENT_MAXLEN + 16);
+	ok = ud && nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, rr->comment) &&
+	     nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud),
+				 nftnl_udata_buf_len(ud)) == 0;
+	nftnl_udata_buf_free(ud);
+	return ok;
+}
+
+/* The rule as libnftnl objects: for the batch, and for comparing with what
+ * the kernel reports. */
+static int rule_build(const struct ruleset_rule *rr, struct nftnl_rule **ret)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (!r || nftnl_rule_set_str(r, NFTNL_RULE_TABLE, RULESET_TABLE) < 0 ||
+	    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, RULESET_CHAIN) < 0 || !add_proto(r, rr->protos) ||
+	    !add_match(r, rr) || !add_tail(r, rr)) {
+		nftnl_rule_free(r);
+		return -ENOMEM;
+	}
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	*ret = r;
+	return 0;
+}
+
+static int put_rule(struct batch *b, const struct ruleset_rule *rr, size_t pos)
+{
+	char text[RULESET_RULE_STRLEN];
+	struct nftnl_rule *r;
+	struct nlmsghdr *nlh;
+	int ret = rule_build(rr, &r);
+
+	if (ret < 0)
+		return ret;
+	nlh = batch_hdr(b, NFT_MSG_NEWRULE, NLM_F_APPEND | NLM_F_CREATE, "rule %zu (%s)", pos,
+			ruleset_rule_format(rr, text, sizeof(text)));
+	if (nlh) {
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		batch_done(b, nlh);
+	}
+	nftnl_rule_free(r);
+	return nlh ? 0 : -ENOMEM;
+}
+
+/* ---- sending and acknowledgements ----------------------------------- */
+
+static int grow_sockbuf(struct nft_handle *h, int opt, int force, int want, int *cur)
+{
+	int fd = mnl_socket_get_fd(h->nl);
+
+	if (want <= *cur)
+		return 0;
+	/* FORCE passes net.core.[rw]mem_max with CAP_NET_ADMIN, which every
+	 * request needs anyway; the plain option is the fallback. */
+	if (setsockopt(fd, SOL_SOCKET, force, &want, sizeof(want)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, opt, &want, sizeof(want));
+	*cur = sockbuf_get(h, opt);
+	return want <= *cur ? 0 : -EMSGSIZE;
+}
+
+static int grow_buffers(struct nft_handle *h, const struct batch *b, char *errbuf, size_t errlen)
+{
+	size_t snd = b->len + 4096, rcv = b->n * 1024 + 65536;
+
+	if (snd > INT_MAX / 2 || rcv > INT_MAX / 2)
+		snd = rcv = INT_MAX / 2;
+	/* The kernel refuses a message longer than the send buffer; every ack
+	 * takes about 1 KiB of the receive buffer until read. */
+	(void)grow_sockbuf(h, SO_RCVBUF, SO_RCVBUFFORCE, (int)rcv, &h->rcvbuf);
+	if (grow_sockbuf(h, SO_SNDBUF, SO_SNDBUFFORCE, (int)snd, &h->sndbuf) < 0) {
+		errf(errbuf, errlen,
+		     "a batch of %zu bytes does not fit the socket send buffer (%d bytes; "
+		     "raise net.core.wmem_max)", b->len, h->sndbuf);
+		return -EMSGSIZE;
+	}
+	return 0;
+}
+
+struct acks {
+	struct batch *b;
+	size_t acked;
+	size_t err_idx;
+	int err;                        /* positive errno of the first failing message */
+	char ext[160];                  /* the kernel's extended ack text */
+	uint32_t off;                   /* offset of the refused attribute, 0 when none */
+};
+
+static void parse_extack(const struct nlmsghdr *nlh, struct acks *a)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	size_t skip = sizeof(*e);
+	const struct nlattr *attr;
+
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		skip += NLMSG_ALIGN(e->msg.nlmsg_len - sizeof(struct nlmsghdr));
+	if (skip > mnl_nlmsg_get_payload_len(nlh))
+		return;
+	mnl_attr_for_each(attr, nlh, skip) {
+		if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
+		    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+			snprintf(a->ext, sizeof(a->ext), "%s", mnl_attr_get_str(attr));
+		else if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_OFFS &&
+			 mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+			a->off = mnl_attr_get_u32(attr);
+	}
+}
+
+static void take_ack(const struct nlmsghdr *nlh, struct acks *a)
+{
+	const struct nlmsgerr *e;
+	size_t idx;
+
+	if (nlh->nlmsg_type != NLMSG_ERROR || mnl_nlmsg_get_payload_len(nlh) < sizeof(*e))
+		return;
+	e = mnl_nlmsg_get_payload(nlh);
+	idx = (uint32_t)(nlh->nlmsg_seq - a->b->seq0);
+	if (idx >= a->b->n)
+		return;                 /* not about this batch */
+	if (e->error == 0) {
+		a->acked++;
+	} else if (!a->err || idx < a->err_idx) {
+		/* The first refused message is the cause; later ones are
+		 * usually its consequences. */
+		a->err = -e->error;
+		a->err_idx = idx;
+		a->ext[0] = '\0';
+		a->off = 0;
+		parse_extack(nlh, a);
+	}
+}
+
+/* The attribute in [start, start + len) that holds byte off of nlh. */
+static const struct nlattr *attr_holding(const struct nlmsghdr *nlh, const void *start, size_t len,
+					 uint32_t off, unsigned *ret_idx)
+{
+	const struct nlattr *attr = start;
+	const char *end = (const char *)start + len;
+	unsigned i = 0;
+
+	for (; mnl_attr_ok(attr, (int)(end - (const char *)attr)); attr = mnl_attr_next(attr)) {
+		size_t at = (size_t)((const char *)attr - (const char *)nlh);
+
+		if (off >= at && off < at + attr->nla_len) {
+			*ret_idx = i;
+			return attr;
+		}
+		i++;
+	}
+	return NULL;
+}
+
+/* Names what an extended ack's offset points at in our own copy of the
+ * message: an expression of a rule, an element of a set. */
+static void describe_offset(const struct acks *a, char *buf, size_t len, char *expr, size_t exprlen)
+{
+	const struct batch_msg *m = &a->b->msgs[a->err_idx];
+	const struct nlmsghdr *nlh = (const void *)(a->b->buf + m->off);
+	uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+	const struct nlattr *top, *inner, *name;
+	unsigned i = 0, k = 0;          /* index of the top attribute, of the inner one */
+
+	buf[0] = '\0';
+	if (!a->off || a->off >= nlh->nlmsg_len)
+		return;
+	top = attr_holding(nlh, mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg)),
+			   nlh->nlmsg_len - MNL_ALIGN(sizeof(struct nfgenmsg)) - MNL_NLMSG_HDRLEN, a->off, &i);
+	if (!top)
+		return;
+	inner = attr_holding(nlh, mnl_attr_get_payload(top), mnl_attr_get_payload_len(top), a->off, &k);
+	if (type == NFT_MSG_NEWRULE && mnl_attr_get_type(top) == NFTA_RULE_EXPRESSIONS && inner) {
+		name = mnl_attr_get_payload_len(inner) >= 4 ? mnl_attr_get_payload(inner) : NULL;
+		snprintf(expr, exprlen, "%s",
+			 name && mnl_attr_get_type(name) == NFTA_EXPR_NAME ? mnl_attr_get_str(name) : "?");
+		snprintf(buf, len, "expression %u, %s", k + 1, expr);
+	} else if (type == NFT_MSG_NEWSETELEM && mnl_attr_get_type(top) == NFTA_SET_ELEM_LIST_ELEMENTS &&
+		   inner) {
+		snprintf(buf, len, "element %zu", m->first_elem + k);
+	} else {
+		snprintf(buf, len, "attribute %u", mnl_attr_get_type(top));
+	}
+}
+
+/* What a missing feature most likely is, by the message that failed. */
+static void missing_hint(uint16_t type, const char *expr, char *buf, size_t len)
+{
+	switch (type) {
+	case NFT_MSG_NEWTABLE:
+		snprintf(buf, len, "; this kernel lacks the table flags asked for");
+		break;
+	case NFT_MSG_NEWCHAIN:
+		snprintf(buf, len, "; this kernel cannot hook inet filter chains (nf_tables with inet)");
+		break;
+	case NFT_MSG_NEWSET:
+	case NFT_MSG_NEWSETELEM:
+		snprintf(buf, len, "; this kernel lacks interval sets (nft_set_rbtree)");
+		break;
+	case NFT_MSG_NEWRULE:
+		if (expr[0])
+			snprintf(buf, len, "; this kernel lacks expression %s (module nft_%s)", expr, expr);
+		else
+			snprintf(buf, len, "; a kernel module is missing");
+		break;
+	default:
+		break;
+	}
+}
+
+static void describe_error(const struct acks *a, char *errbuf, size_t errlen)
+{
+	const struct batch_msg *m = &a->b->msgs[a->err_idx];
+	const struct nlmsghdr *nlh = (const void *)(a->b->buf + m->off);
+	char where[96], expr[32] = "";
+	bool missing = a->err == EOPNOTSUPP || a->err == ENOENT;
+
+	describe_offset(a, where, sizeof(where), expr, sizeof(expr));
+	errf(errbuf, errlen, "%s: %s%s%s%s%s%s", m->what, strerror(a->err), a->ext[0] ? ": " : "",
+	     a->ext, where[0] ? " (at " : "", where, where[0] ? ")" : "");
+	if (!errbuf || strlen(errbuf) + 1 >= errlen)
+		return;
+	if (missing && a->err_idx > 0)
+		missing_hint(NFNL_MSG_TYPE(nlh->nlmsg_type), expr, errbuf + strlen(errbuf),
+			     errlen - strlen(errbuf));
+	else if (a->err == E2BIG && NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWCHAIN)
+		/* A replacement briefly needs room for the old and new chain. */
+		snprintf(errbuf + strlen(errbuf), errlen - strlen(errbuf),
+			 "; the hook already holds as many chains as the kernel allows");
+}
+
+/* Netlink hands a batch to nf_tables inside sendmsg(), so by the time it
+ * returns every reply is queued: read until the socket is empty. */
+static int read_acks(struct nft_handle *h, struct batch *b, char *errbuf, size_t errlen)
+{
+	struct acks a = { .b = b };
+	ssize_t n;
+	int left, r;
+
+	for (;;) {
+		n = recv(mnl_socket_get_fd(h->nl), h->rbuf, READ_BUF_SIZE, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0) {
+			/* ENOBUFS: replies were dropped, the commit may or may not have happened. */
+			r = -errno;
+			errf(errbuf, errlen, "reading the kernel's answer: %s; the outcome is unknown",
+			     strerror(-r));
+			return r;
+		}
+		left = (int)n;
+		for (const struct nlmsghdr *nlh = (void *)h->rbuf; mnl_nlmsg_ok(nlh, left);
+		     nlh = mnl_nlmsg_next(nlh, &left))
+			take_ack(nlh, &a);
+	}
+	if (a.err) {
+		b->err_idx = a.err_idx;
+		describe_error(&a, errbuf, errlen);
+		return -a.err;
+	}
+	if (a.acked + 1 < b->n) {
+		errf(errbuf, errlen, "the kernel acknowledged %zu of %zu messages", a.acked, b->n - 1);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int batch_send(struct nft_handle *h, struct batch *b, char *errbuf, size_t errlen)
+{
+	int r = grow_buffers(h, b, errbuf, errlen);
+
+	if (r < 0)
+		return r;
+	if (mnl_socket_sendto(h->nl, b->buf, b->len) < 0) {
+		r = -errno;
+		errf(errbuf, errlen, "sending %zu bytes to nf_tables: %s", b->len, strerror(errno));
+		return r;
+	}
+	return read_acks(h, b, errbuf, errlen);
+}
+
+typedef int (*batch_fill)(struct batch *b, const void *arg);
+
+/* Builds and sends one transaction; a transaction that lost a race with
+ * another one (the ruleset generation changed) is built and sent again. */
+static int run_batch(struct nft_handle *h, batch_fill fill, const void *arg, char *errbuf,
+		     size_t errlen)
+{
+	struct batch b;
+	int r;
+
+	for (int attempt = 1;; attempt++) {
+		r = batch_start(&b, h);
+		if (r == 0)
+			r = fill(&b, arg);
+		if (r == 0)
+			r = batch_end(&b, h);
+		if (r == 0)
+			r = batch_send(h, &b, errbuf, errlen);
+		else
+			errf(errbuf, errlen, "building the transaction: %s", strerror(-r));
+		batch_free(&b);
+		if ((r != -ERESTART && r != -EINTR && r != -EAGAIN) || attempt == RETRIES)
+			return r;
+	}
+}
+
+/* ---- apply, remove, probe ------------------------------------------------ */
+
+struct apply_arg {
+	const struct ruleset *rs;
+	uint32_t table_flags;
+};
+
+static int fill_apply(struct batch *b, const void *arg)
+{
+	const struct apply_arg *a = arg;
+	int r;
+
+	/* Create if missing, delete, create: the replacement is one
+	 * transaction whether or not the table exists. */
+	r = put_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, RULESET_TABLE, NULL);
+	if (r == 0)
+		r = put_table(b, NFT_MSG_DELTABLE, 0, RULESET_TABLE, NULL);
+	if (r == 0)
+		r = put_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, RULESET_TABLE, &a->table_flags);
+	if (r == 0)
+		r = put_chain(b);
+	for (size_t i = 0; r == 0 && i < RULESET_N_SETS; i++)
+		r = put_set(b, &a->rs->sets[i], (uint32_t)i + 1);
+	for (size_t i = 0; r == 0 && i < RULESET_N_SETS; i++)
+		r = put_elems(b, &a->rs->sets[i], (uint32_t)i + 1);
+	for (size_t i = 0; r == 0 && i < a->rs->n_rules; i++)
+		r = put_rule(b, &a->rs->rules[i], i + 1);
+	return r;
+}
+
+int nft_apply(struct nft_handle *h, const struct ruleset *rs, unsigned flags, char *errbuf,
+	      size_t errlen)
+{
+	struct apply_arg a = { .rs = rs };
+
+	if (flags & ~(NFT_APPLY_OWNER | NFT_APPLY_PERSIST)) {
+		errf(errbuf, errlen, "unknown table flags 0x%x", flags);
+		return -EINVAL;
+	}
+	if (flags & NFT_APPLY_OWNER)
+		a.table_flags |= NFT_TABLE_F_OWNER;
+	if (flags & NFT_APPLY_PERSIST)
+		a.table_flags |= NFT_TABLE_F_PERSIST;
+	return run_batch(h, fill_apply, &a, errbuf, errlen);
+}
+
+static int fill_remove(struct batch *b, const void *arg)
+{
+	int r;
+
+	(void)arg;
+	/* Create then delete, so a missing table is no error. */
+	r = put_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, RULESET_TABLE, NULL);
+	return r ? r : put_table(b, NFT_MSG_DELTABLE, 0, RULESET_TABLE, NULL);
+}
+
+int nft_remove(struct nft_handle *h, char *errbuf, size_t errlen)
+{
+	return run_batch(h, fill_remove, NULL, errbuf, errlen);
+}
+
+struct probe_arg {
+	char name[64];
+	uint32_t flags;
+};
+
+static int fill_probe(struct batch *b, const void *arg)
+{
+	const struct probe_arg *p = arg;
+	int r;
+
+	/* The second message always fails (the table exists by then), so
+	 * the kernel aborts the transaction: nothing is created, no event
+	 * goes out, and the first message's answer tells about the flags. */
+	r = put_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, p->name, &p->flags);
+	return r ? r : put_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, p->name, NULL);
+}
+
+/* 1: accepted, 0: refused as unsupported, or a negative errno. */
+static int probe_flags(struct nft_handle *h, uint32_t flags, char *errbuf, size_t errlen)
+{
+	struct probe_arg p = { .flags = flags };
+	char err[256] = "";
+	struct batch b;
+	size_t idx = 0;
+	int r;
+
+	snprintf(p.name, sizeof(p.name), "%s-probe-%ld-%u", RULESET_TABLE, (long)getpid(), h->seq);
+	r = batch_start(&b, h);
+	if (r == 0)
+		r = fill_probe(&b, &p);
+	if (r == 0)
+		r = batch_end(&b, h);
+	if (r == 0) {
+		r = batch_send(h, &b, err, sizeof(err));
+		idx = b.err_idx;
+	}
+	batch_free(&b);
+	if (r == -EEXIST && idx == 2)
+		return 1;
+	if ((r == -EOPNOTSUPP || r == -EINVAL) && idx == 1)
+		return 0;
+	errf(errbuf, errlen, "probing table flags: %s",
+	     r == 0 ? "the kernel committed a probe" : err[0] ? err : strerror(-r));
+	return r < 0 ? r : -EPROTO;
+}
+
+int nft_table_flags_supported(struct nft_handle *h, unsigned *ret_flags, char *errbuf,
+			      size_t errlen)
+{
+	unsigned flags = 0;
+	int r = probe_flags(h, NFT_TABLE_F_OWNER, errbuf, errlen);
+
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		flags |= NFT_APPLY_OWNER;
+		r = probe_flags(h, NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST, errbuf, errlen);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			flags |= NFT_APPLY_PERSIST;
+	}
+	*ret_flags = flags;
+	return 0;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+typedef int (*reply_cb)(const struct nlmsghdr *nlh, void *data);
+
+/* Sends one request and hands every reply to cb until the dump is done or
+ * the request acknowledged. -EINTR: the dump was interrupted by a change
+ * (NLM_F_DUMP_INTR) and must be read again. */
+static int nl_talk(struct nft_handle *h, struct nlmsghdr *req, reply_cb cb, void *data)
+{
+	uint32_t seq = h->seq++;
+	bool intr = false;
+	int r = 0, left;
+	ssize_t n;
+
+	req->nlmsg_seq = seq;
+	if (mnl_socket_sendto(h->nl, req, req->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		n = mnl_socket_recvfrom(h->nl, h->rbuf, READ_BUF_SIZE);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		left = (int)n;
+		for (const struct nlmsghdr *nlh = (void *)h->rbuf; mnl_nlmsg_ok(nlh, left);
+		     nlh = mnl_nlmsg_next(nlh, &left)) {
+			if (nlh->nlmsg_seq != seq)
+				continue;       /* a late answer to an earlier request */
+			intr |= !!(nlh->nlmsg_flags & NLM_F_DUMP_INTR);
+			if (nlh->nlmsg_type == NLMSG_ERROR && mnl_nlmsg_get_payload_len(nlh) >= sizeof(int) &&
+			    ((const struct nlmsgerr *)mnl_nlmsg_get_payload(nlh))->error)
+				return ((const struct nlmsgerr *)mnl_nlmsg_get_payload(nlh))->error;
+			if (nlh->nlmsg_type == NLMSG_DONE || nlh->nlmsg_type == NLMSG_ERROR)
+				return intr ? -EINTR : r;
+			if (r == 0)
+				r = cb(nlh, data);
+		}
+	}
+}
+
+/* A request for this table: dumps carry no ack (their end is NLMSG_DONE),
+ * single gets ask for one so the answer has an end. */
+static struct nlmsghdr *req_hdr(char *buf, uint16_t type, bool dump)
+{
+	return nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, dump ? NLM_F_DUMP : NLM_F_ACK, 0);
+}
+
+static int gen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_gen *g = nftnl_gen_alloc();
+
+	if (!g)
+		return -ENOMEM;
+	if (nftnl_gen_nlmsg_parse(nlh, g) == 0)
+		*(uint32_t *)data = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+	nftnl_gen_free(g);
+	return 0;
+}
+
+static int read_gen(struct nft_handle *h, uint32_t *ret)
+{
+	char buf[256];
+
+	return nl_talk(h, req_hdr(buf, NFT_MSG_GETGEN, false), gen_cb, ret);
+}
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nft_live *live = data;
+
+	if (!t)
+		return -ENOMEM;
+	if (nftnl_table_nlmsg_parse(nlh, t) == 0)
+		live->table_flags = nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS);
+	nftnl_table_free(t);
+	return 0;
+}
+
+static int read_table(struct nft_handle *h, struct nft_live *live)
+{
+	char buf[512];
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh = req_hdr(buf, NFT_MSG_GETTABLE, false);
+
+	if (!t || nftnl_table_set_str(t, NFTNL_TABLE_NAME, RULESET_TABLE) < 0) {
+		nftnl_table_free(t);
+		return -ENOMEM;
+	}
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	return nl_talk(h, nlh, table_cb, live);
+}
+
+static void *grow(void *p, size_t n, size_t size)
+{
+	/* Arrays grow by one: tables hold few chains, sets and rules. */
+	return realloc(p, (n + 1) * size);
+}
+
+static int chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nft_live *live = data;
+	struct nft_live_chain *lc;
+	int r = 0;
+
+	if (!c)
+		return -ENOMEM;
+	if (nftnl_chain_nlmsg_parse(nlh, c) < 0 ||
+	    strcmp(or_else(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), ""), RULESET_TABLE) != 0)
+		goto out;
+	lc = grow(live->chains, live->n_chains, sizeof(*lc));
+	if (!lc) {
+		r = -ENOMEM;
+		goto out;
+	}
+	live->chains = lc;
+	lc = &live->chains[live->n_chains++];
+	memset(lc, 0, sizeof(*lc));
+	snprintf(lc->name, sizeof(lc->name), "%s", or_else(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), ""));
+	lc->base = nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM);
+	snprintf(lc->type, sizeof(lc->type), "%s", or_else(nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE), ""));
+	lc->hooknum = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
+	lc->priority = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
+	lc->policy = nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY);
+out:
+	nftnl_chain_free(c);
+	return r;
+}
+
+static int read_chains(struct nft_handle *h, struct nft_live *live)
+{
+	char buf[256];
+
+	/* Chain dumps cannot be narrowed to a table; chain_cb filters. */
+	return nl_talk(h, req_hdr(buf, NFT_MSG_GETCHAIN, true), chain_cb, live);
+}
+
+static int set_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nft_live *live = data;
+	struct nft_live_set *ls;
+	int r = 0;
+
+	if (!s)
+		return -ENOMEM;
+	if (nftnl_set_nlmsg_parse(nlh, s) < 0 ||
+	    strcmp(or_else(nftnl_set_get_str(s, NFTNL_SET_TABLE), ""), RULESET_TABLE) != 0)
+		goto out;
+	ls = grow(live->sets, live->n_sets, sizeof(*ls));
+	if (!ls) {
+		r = -ENOMEM;
+		goto out;
+	}
+	live->sets = ls;
+	ls = &live->sets[live->n_sets++];
+	memset(ls, 0, sizeof(*ls));
+	snprintf(ls->name, sizeof(ls->name), "%s", or_else(nftnl_set_get_str(s, NFTNL_SET_NAME), ""));
+	ls->flags = nftnl_set_get_u32(s, NFTNL_SET_FLAGS);
+	ls->key_type = nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE);
+	ls->key_len = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
+out:
+	nftnl_set_free(s);
+	return r;
+}
+
+static int read_sets(struct nft_handle *h, struct nft_live *live)
+{
+	char buf[512];
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh = req_hdr(buf, NFT_MSG_GETSET, true);
+
+	if (!s || nftnl_set_set_str(s, NFTNL_SET_TABLE, RULESET_TABLE) < 0) {
+		nftnl_set_free(s);
+		return -ENOMEM;
+	}
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	return nl_talk(h, nlh, set_cb, live);
+}
+
+static int elems_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return nftnl_set_elems_nlmsg_parse(nlh, data) < 0 ? -EPROTO : 0;
+}
+
+/* Element keys back to ranges: a start key opens a range, an end key (one
+ * past its last address) closes it, a start left open runs to the top. */
+struct key {
+	uint8_t k[16];
+	uint8_t k_end[16];
+	bool end, has_end;
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct key *x = a, *y = b;
+	int r = memcmp(x->k, y->k, sizeof(x->k));
+
+	return r ? r : (int)y->end - (int)x->end;      /* an end sorts before a start */
+}
+
+static void key_dec(uint8_t *k, size_t len)
+{
+	for (size_t i = len; i > 0 && k[i - 1]-- == 0; i--)
+		;
+}
+
+static size_t keys_to_ranges(struct key *keys, size_t n, size_t len, struct ruleset_range *out)
+{
+	size_t m = 0;
+	bool open = false;
+
+	qsort(keys, n, sizeof(*keys), key_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (open && (keys[i].end || !keys[i].has_end)) {
+			/* closed by an end key, or by the next start right after */
+			memcpy(out[m].end, keys[i].k, len);
+			key_dec(out[m].end, len);
+			m++;
+			open = false;
+		}
+		if (keys[i].end)
+			continue;       /* incl. nft's end key at 0 below the first range */
+		memset(&out[m], 0, sizeof(out[m]));
+		memcpy(out[m].start, keys[i].k, len);
+		if (keys[i].has_end) {  /* ranges in one element (KEY_END) */
+			memcpy(out[m++].end, keys[i].k_end, len);
+			continue;
+		}
+		open = true;
+	}
+	if (open) {
+		memset(out[m].end, 0xff, len);
+		m++;
+	}
+	return m;
+}
+
+static int collect_keys(struct nftnl_set *s, size_t len, struct key **ret, size_t *ret_n)
+{
+	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
+	struct nftnl_set_elem *e;
+	struct key *keys = NULL, *k;
+	size_t n = 0, cap = 0;
+	uint32_t klen;
+	const void *p;
+
+	if (!it)
+		return -ENOMEM;
+	while ((e = nftnl_set_elems_iter_next(it))) {
+		if (n == cap) {
+			cap = cap * 2 + 64;
+			k = realloc(keys, cap * sizeof(*k));
+			if (!k) {
+				free(keys);
+				nftnl_set_elems_iter_destroy(it);
+				return -ENOMEM;
+			}
+			keys = k;
+		}
+		k = &keys[n++];
+		memset(k, 0, sizeof(*k));
+		p = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
+		if (p && klen <= len)
+			memcpy(k->k, p, klen);
+		k->end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
+			 (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
+		p = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &klen);
+		k->has_end = p && klen <= len;
+		if (k->has_end)
+			memcpy(k->k_end, p, klen);
+	}
+	nftnl_set_elems_iter_destroy(it);
+	*ret = keys;
+	*ret_n = n;
+	return 0;
+}
+
+static int read_elems(struct nft_handle *h, struct nft_live_set *ls)
+{
+	char buf[512];
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh = req_hdr(buf, NFT_MSG_GETSETELEM, true);
+	size_t len = ls->key_len == 4 ? 4 : 16, n = 0;
+	int family = ls->key_len == 4 ? AF_INET : AF_INET6;
+	struct key *keys = NULL;
+	int r = -ENOMEM;
+
+	if (!s || nftnl_set_set_str(s, NFTNL_SET_TABLE, RULESET_TABLE) < 0 ||
+	    nftnl_set_set_str(s, NFTNL_SET_NAME, ls->name) < 0)
+		goto out;
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	r = nl_talk(h, nlh, elems_cb, s);
+	if (r == 0)
+		r = collect_keys(s, len, &keys, &n);
+	if (r == 0 && n) {
+		ls->ranges = calloc(n + 1, sizeof(*ls->ranges));
+		r = ls->ranges ? 0 : -ENOMEM;
+	}
+	if (r == 0 && n)
+		ls->n_ranges = ruleset_normalize(ls->ranges, keys_to_ranges(keys, n, len, ls->ranges),
+						 family);
+out:
+	free(keys);
+	nftnl_set_free(s);
+	return r;
+}
+
+/* The expressions as text, counters without their values: what two rules
+ * are compared by. */
+static char *exprs_text(const struct nftnl_rule *r)
+{
+	struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
+	struct nftnl_expr *e;
+	char *text = NULL, body[512];
+	size_t len = 0;
+	FILE *f = it ? open_memstream(&text, &len) : NULL;
+
+	if (!f) {
+		nftnl_expr_iter_destroy(it);
+		return NULL;
+	}
+	while ((e = nftnl_expr_iter_next(it))) {
+		const char *name = or_else(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "?");
+
+		body[0] = '\0';
+		if (strcmp(name, "counter") != 0)
+			nftnl_expr_snprintf(body, sizeof(body), e, NFTNL_OUTPUT_DEFAULT, 0);
+		fprintf(f, "%s[ %s %s]", len || ftell(f) ? " " : "", name, body);
+	}
+	nftnl_expr_iter_destroy(it);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static int comment_cb(const struct nftnl_udata *attr, void *data)
+{
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT)
+		snprintf(data, RULESET_COMMENT_MAX + 1, "%.*s", (int)nftnl_udata_len(attr),
+			 (const char *)nftnl_udata_get(attr));
+	return MNL_CB_OK;
+}
+
+static int counter_cb(struct nftnl_expr *e, void *data)
+{
+	struct nft_live_rule *lr = data;
+
+	if (!lr->has_counter && strcmp(or_else(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), ""), "counter") == 0) {
+		lr->has_counter = true;
+		lr->packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+		lr->bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
+	}
+	return 0;
+}
+
+static int live_rule_fill(struct nftnl_rule *r, struct nft_live_rule *lr)
+{
+	const void *ud;
+	uint32_t len;
+
+	memset(lr, 0, sizeof(*lr));
+	lr->handle = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
+	ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &len);
+	if (ud)
+		nftnl_udata_parse(ud, len, comment_cb, lr->comment);
+	nftnl_expr_foreach(r, counter_cb, lr);
+	lr->exprs = exprs_text(r);
+	return lr->exprs ? 0 : -ENOMEM;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nft_live *live = data;
+	struct nft_live_rule *lr;
+	int ret = 0;
+
+	if (!r)
+		return -ENOMEM;
+	if (nftnl_rule_nlmsg_parse(nlh, r) < 0 ||
+	    strcmp(or_else(nftnl_rule_get_str(r, NFTNL_RULE_TABLE), ""), RULESET_TABLE) != 0 ||
+	    strcmp(or_else(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), ""), RULESET_CHAIN) != 0)
+		goto out;
+	lr = grow(live->rules, live->n_rules, sizeof(*lr));
+	if (!lr) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	live->rules = lr;
+	ret = live_rule_fill(r, &live->rules[live->n_rules]);
+	if (ret == 0)
+		live->n_rules++;
+out:
+	nftnl_rule_free(r);
+	return ret;
+}
+
+static int read_rules(struct nft_handle *h, struct nft_live *live)
+{
+	char buf[512];
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nlmsghdr *nlh = req_hdr(buf, NFT_MSG_GETRULE, true);
+
+	if (!r || nftnl_rule_set_str(r, NFTNL_RULE_TABLE, RULESET_TABLE) < 0 ||
+	    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, RULESET_CHAIN) < 0) {
+		nftnl_rule_free(r);
+		return -ENOMEM;
+	}
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	return nl_talk(h, nlh, rule_cb, live);
+}
+
+static bool has_chain(const struct nft_live *live, const char *name)
+{
+	for (size_t i = 0; i < live->n_chains; i++)
+		if (strcmp(live->chains[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* One snapshot; -EAGAIN when the generation moved while reading. */
+static int read_once(struct nft_handle *h, struct nft_live *live)
+{
+	uint32_t gen;
+	int r = read_gen(h, &live->genid);
+
+	if (r == 0)
+		r = read_table(h, live);
+	if (r == 0)
+		r = read_chains(h, live);
+	if (r == 0)
+		r = read_sets(h, live);
+	for (size_t i = 0; r == 0 && i < live->n_sets; i++)
+		r = read_elems(h, &live->sets[i]);
+	if (r == 0 && has_chain(live, RULESET_CHAIN))
+		r = read_rules(h, live);
+	if (r == 0)
+		r = read_gen(h, &gen);
+	if (r == 0 && gen != live->genid)
+		r = -EAGAIN;
+	return r;
+}
+
+int nft_read(struct nft_handle *h, struct nft_live **ret, char *errbuf, size_t errlen)
+{
+	struct nft_live *live;
+	int r = -EBUSY;
+
+	for (int attempt = 0; attempt < RETRIES; attempt++) {
+		live = calloc(1, sizeof(*live));
+		if (!live)
+			return -ENOMEM;
+		r = read_once(h, live);
+		if (r == 0) {
+			*ret = live;
+			return 0;
+		}
+		nft_live_free(live);
+		if (r != -EAGAIN && r != -EINTR)
+			break;
+		r = -EBUSY;
+	}
+	if (r == -ENOENT)
+		errf(errbuf, errlen, "table inet %s does not exist", RULESET_TABLE);
+	else if (r == -EBUSY)
+		errf(errbuf, errlen, "the ruleset kept changing while table inet %s was read",
+		     RULESET_TABLE);
+	else
+		errf(errbuf, errlen, "reading table inet %s: %s", RULESET_TABLE, strerror(-r));
+	return r;
+}
+
+void nft_live_free(struct nft_live *live)
+{
+	if (!live)
+		return;
+	for (size_t i = 0; i < live->n_rules; i++)
+		free(live->rules[i].exprs);
+	for (size_t i = 0; i < live->n_sets; i++)
+		free(live->sets[i].ranges);
+	free(live->rules);
+	free(live->sets);
+	free(live->chains);
+	free(live);
+}
+
+const struct nft_live_rule *nft_live_find_rule(const struct nft_live *live, const char *comment)
+{
+	for (size_t i = 0; live && i < live->n_rules; i++)
+		if (strcmp(live->rules[i].comment, comment) == 0)
+			return &live->rules[i];
+	return NULL;
+}
+
+/* ---- comparing -------------------------------------------------------- */
+
+static int differ(char *diff, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int differ(char *diff, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (diff && len) {
+		va_start(ap, fmt);
+		vsnprintf(diff, len, fmt, ap);
+		va_end(ap);
+	}
+	return 1;
+}
+
+static const char *hook_name(const struct nft_live_chain *c)
+{
+	static const char *const names[] = { "prerouting", "input", "forward", "output",
+					     "postrouting", "ingress" };
+
+	if (!c->base)
+		return "none";
+	return c->hooknum < sizeof(names) / sizeof(names[0]) ? names[c->hooknum] : "?";
+}
+
+static int compare_chains(const struct nft_live *live, char *diff, size_t len)
+{
+	const struct nft_live_chain *c = NULL;
+
+	for (size_t i = 0; i < live->n_chains; i++) {
+		if (strcmp(live->chains[i].name, RULESET_CHAIN) != 0)
+			return differ(diff, len, "unexpected chain %s", live->chains[i].name);
+		c = &live->chains[i];
+	}
+	if (!c)
+		return differ(diff, len, "chain %s is missing", RULESET_CHAIN);
+	if (!c->base || strcmp(c->type, "filter") != 0 || c->hooknum != NF_INET_PRE_ROUTING ||
+	    c->priority != RULESET_CHAIN_PRIORITY || c->policy != NF_ACCEPT)
+		return differ(diff, len,
+			      "chain %s is not \"type filter hook prerouting priority %d; policy accept\" "
+			      "(found type %s hook %s priority %d policy %s)",
+			      RULESET_CHAIN, RULESET_CHAIN_PRIORITY, c->type[0] ? c->type : "none",
+			      hook_name(c), c->priority,
+			      c->policy == NF_ACCEPT ? "accept" : c->policy == NF_DROP ? "drop" : "?");
+	return 0;
+}
+
+static const struct nft_live_set *find_set(const struct nft_live *live, const char *name)
+{
+	for (size_t i = 0; i < live->n_sets; i++)
+		if (strcmp(live->sets[i].name, name) == 0)
+			return &live->sets[i];
+	return NULL;
+}
+
+static int compare_set(const struct nft_live_set *ls, const struct ruleset_set *s, char *diff,
+		       size_t len)
+{
+	size_t klen = family_len(s->family), n = ls->n_ranges < s->n_ranges ? ls->n_ranges : s->n_ranges;
+	char a[RULESET_RANGE_STRLEN], b[RULESET_RANGE_STRLEN];
+
+	if (ls->key_len != klen || ls->key_type != (s->family == AF_INET ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR) ||
+	    ls->flags != NFT_SET_INTERVAL)
+		return differ(diff, len, "set %s is not \"type %s; flags interval\"", s->name,
+			      s->family == AF_INET ? "ipv4_addr" : "ipv6_addr");
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(&ls->ranges[i], &s->ranges[i], sizeof(s->ranges[i])) != 0)
+			return differ(diff, len, "set %s holds %s where %s is expected", s->name,
+				      ruleset_range_format(s->family, &ls->ranges[i], a, sizeof(a)),
+				      ruleset_range_format(s->family, &s->ranges[i], b, sizeof(b)));
+	if (ls->n_ranges < s->n_ranges)
+		return differ(diff, len, "set %s lacks %s (%zu of %zu ranges)", s->name,
+			      ruleset_range_format(s->family, &s->ranges[n], a, sizeof(a)), ls->n_ranges,
+			      s->n_ranges);
+	if (ls->n_ranges > s->n_ranges)
+		return differ(diff, len, "set %s holds %s too (%zu ranges, %zu expected)", s->name,
+			      ruleset_range_format(s->family, &ls->ranges[n], a, sizeof(a)), ls->n_ranges,
+			      s->n_ranges);
+	return 0;
+}
+
+static int compare_sets(const struct nft_live *live, const struct ruleset *rs, char *diff,
+			size_t len)
+{
+	const struct nft_live_set *ls;
+	bool known;
+	int r;
+
+	for (size_t i = 0; i < live->n_sets; i++) {
+		known = false;
+		for (size_t k = 0; k < RULESET_N_SETS; k++)
+			known |= strcmp(live->sets[i].name, rs->sets[k].name) == 0;
+		if (!known)
+			return differ(diff, len, "unexpected set %s", live->sets[i].name);
+	}
+	for (size_t k = 0; k < RULESET_N_SETS; k++) {
+		ls = find_set(live, rs->sets[k].name);
+		if (!ls)
+			return differ(diff, len, "set %s is missing", rs->sets[k].name);
+		r = compare_set(ls, &rs->sets[k], diff, len);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int expected_exprs(const struct ruleset_rule *rr, char **ret)
+{
+	struct nftnl_rule *r;
+	int ret_ = rule_build(rr, &r);
+
+	if (ret_ < 0)
+		return ret_;
+	*ret = exprs_text(r);
+	nftnl_rule_free(r);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int compare_rule(const struct nft_live_rule *lr, const struct ruleset_rule *rr, size_t pos,
+			char *diff, size_t len)
+{
+	char text[RULESET_RULE_STRLEN], *want;
+	int r = expected_exprs(rr, &want);
+
+	if (r < 0)
+		return r;
+	if (strcmp(want, lr->exprs) != 0 || strcmp(rr->comment, lr->comment) != 0)
+		r = differ(diff, len, "rule %zu is not '%s' comment \"%s\" (found comment \"%s\": %s)",
+			   pos, ruleset_rule_format(rr, text, sizeof(text)), rr->comment, lr->comment,
+			   lr->exprs);
+	free(want);
+	return r;
+}
+
+static int compare_rules(const struct nft_live *live, const struct ruleset *rs, char *diff,
+			 size_t len)
+{
+	size_t n = live->n_rules < rs->n_rules ? live->n_rules : rs->n_rules;
+	char text[RULESET_RULE_STRLEN];
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		r = compare_rule(&live->rules[i], &rs->rules[i], i + 1, diff, len);
+		if (r)
+			return r;
+	}
+	if (live->n_rules < rs->n_rules)
+		return differ(diff, len, "rule %zu (%s) is missing (%zu rules, %zu expected)", n + 1,
+			      ruleset_rule_format(&rs->rules[n], text, sizeof(text)), live->n_rules,
+			      rs->n_rules);
+	if (live->n_rules > rs->n_rules)
+		return differ(diff, len, "unexpected rule %zu (comment \"%s\": %s)", n + 1,
+			      live->rules[n].comment, live->rules[n].exprs);
+	return 0;
+}
+
+int nft_compare(const struct nft_live *live, const struct ruleset *rs, char *diff, size_t difflen)
+{
+	int r;
+
+	if (!live)
+		return differ(diff, difflen, "table inet %s does not exist", RULESET_TABLE);
+	if (live->table_flags & NFT_TABLE_F_DORMANT)
+		return differ(diff, difflen, "table inet %s is dormant: its rules do nothing",
+			      RULESET_TABLE);
+	r = compare_chains(live, diff, difflen);
+	if (r == 0)
+		r = compare_sets(live, rs, diff, difflen);
+	if (r == 0)
+		r = compare_rules(live, rs, diff, difflen);
+	return r;
+}
+
+int nft_verify(struct nft_handle *h, const struct ruleset *rs, struct nft_live **ret_live,
+	       char *diff, size_t difflen)
+{
+	struct nft_live *live = NULL;
+	int r = nft_read(h, &live, diff, difflen);
+
+	if (r < 0 && r != -ENOENT)
+		return r;
+	r = nft_compare(live, rs, diff, difflen);
+	if (r >= 0 && ret_live)
+		*ret_live = live;
+	else
+		nft_live_free(live);
+	return r;
+}

@@ -1,2 +1,112 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
+
+/*
+ * The ruleset in the kernel: one nftables table, "inet port53guard",
+ * written over netlink (libnftnl messages, libmnl socket) in single
+ * transactions and read back for status, counters and drift repair.
+ *
+ * Only this table is ever touched. Every function returns 0 or a negative
+ * errno; where errbuf is given it receives one short line naming the object
+ * that failed and the kernel's reason, e.g.
+ *   "rule 5 (udp dport 53 counter drop): Operation not supported"
+ * Errors worth knowing:
+ *   -EPERM       no CAP_NET_ADMIN, or the table is owned by another process
+ *   -EOPNOTSUPP, -ENOENT   a kernel feature or module is missing (named)
+ *   -EMSGSIZE    the batch does not fit the socket buffer even grown
+ *   -ENOBUFS     acknowledgements were lost: the outcome is unknown
+ *   -EBUSY       the ruleset kept changing while being read (retried first)
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ruleset.h"
+
+struct nft_handle;
+
+/* Opens a NETLINK_NETFILTER socket with extended acks. Needs no privilege
+ * itself; every request later needs CAP_NET_ADMIN in the network namespace
+ * the socket was opened in. */
+int nft_open(struct nft_handle **ret);
+void nft_close(struct nft_handle *h);
+
+/* Table flags for nft_apply(). */
+#define NFT_APPLY_OWNER   0x1u  /* only this socket may change the table, "flush ruleset"
+				   skips it; the kernel deletes it when the socket closes */
+#define NFT_APPLY_PERSIST 0x2u  /* with OWNER: the table outlives the socket (Linux 6.9) */
+
+/* Replaces the table with rs in one transaction: create (if missing),
+ * delete, create with chain, sets, elements and rules. Applying twice
+ * leaves one table; there is never a moment without rules; on failure the
+ * previous table (or its absence) is left exactly as it was. */
+int nft_apply(struct nft_handle *h, const struct ruleset *rs, unsigned flags, char *errbuf,
+	      size_t errlen);
+
+/* Deletes the table; succeeds when it does not exist. */
+int nft_remove(struct nft_handle *h, char *errbuf, size_t errlen);
+
+/* Which NFT_APPLY_* flags this kernel accepts, probed in a transaction
+ * that is always aborted: nothing is created, no event is sent. */
+int nft_table_flags_supported(struct nft_handle *h, unsigned *ret_flags, char *errbuf,
+			      size_t errlen);
+
+/* ---- reading back ------------------------------------------------------- */
+
+#define NFT_LIVE_NAME_MAX 64
+
+struct nft_live_rule {
+	uint64_t handle;
+	char comment[RULESET_COMMENT_MAX + 1];  /* "" when the rule has none */
+	bool has_counter;
+	uint64_t packets, bytes;                /* of its counter, 0 without one */
+	char *exprs;                            /* the expressions, as libnftnl prints them */
+};
+
+struct nft_live_set {
+	char name[NFT_LIVE_NAME_MAX];
+	uint32_t flags, key_type, key_len;
+	struct ruleset_range *ranges;           /* normalised like ruleset_merge() */
+	size_t n_ranges;
+};
+
+struct nft_live_chain {
+	char name[NFT_LIVE_NAME_MAX];
+	bool base;                              /* attached to a hook */
+	char type[16];                          /* "filter", ... */
+	uint32_t hooknum;
+	int32_t priority;
+	uint32_t policy;                        /* NF_ACCEPT, NF_DROP */
+};
+
+struct nft_live {
+	uint32_t genid;                         /* ruleset generation it was read at */
+	uint32_t table_flags;                   /* NFT_TABLE_F_* */
+	struct nft_live_chain *chains;
+	size_t n_chains;
+	struct nft_live_set *sets;
+	size_t n_sets;
+	struct nft_live_rule *rules;            /* of chain "ingress", in order */
+	size_t n_rules;
+};
+
+/* Reads the table as one consistent snapshot (re-read when the ruleset
+ * changed meanwhile). Returns -ENOENT when the table does not exist. */
+int nft_read(struct nft_handle *h, struct nft_live **ret, char *errbuf, size_t errlen);
+void nft_live_free(struct nft_live *live);
+
+/* The first rule carrying this comment, or NULL. */
+const struct nft_live_rule *nft_live_find_rule(const struct nft_live *live, const char *comment);
+
+/* Compares a live table (NULL: missing) with the desired one. Returns 0
+ * when they match, 1 when they differ (diff then names the first
+ * difference), or -ENOMEM. Counters, handles and table flags other than
+ * "dormant" are not compared. */
+int nft_compare(const struct nft_live *live, const struct ruleset *rs, char *diff, size_t difflen);
+
+/* nft_read() and nft_compare(): 0 match, 1 differ or missing (diff says
+ * which), negative errno when the table could not be read (diff holds the
+ * error). *ret_live (optional) gets the live table when it exists. */
+int nft_verify(struct nft_handle *h, const struct ruleset *rs, struct nft_live **ret_live,
+	       char *diff, size_t difflen);

@@ -1,0 +1,532 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include "nft.h"
+#include "ruleset.h"
+
+#define MAXN 8
+
+static size_t parse_all(const char *const *in, struct cidr *out)
+{
+	size_t n = 0;
+
+	for (; in[n]; n++)
+		assert_int_equal(cidr_parse(in[n], &out[n]), 0);
+	return n;
+}
+
+/* ---- merging: table driven ---------------------------------------------- */
+
+struct merge_case {
+	const char *name;
+	const char *in[MAXN];
+	int family;
+	const char *out[MAXN];
+};
+
+static const struct merge_case merge_cases[] = {
+	{ "empty", { NULL }, AF_INET, { NULL } },
+	{ "one host", { "192.0.2.7" }, AF_INET, { "192.0.2.7" } },
+	{ "overlap", { "10.0.0.0/8", "10.1.0.0/16" }, AF_INET, { "10.0.0.0/8" } },
+	{ "containment, wide one last", { "10.1.2.0/24", "10.1.0.0/16", "10.0.0.0/8" }, AF_INET,
+	  { "10.0.0.0/8" } },
+	{ "partial overlap of ranges", { "10.0.0.0/23", "10.0.1.0/24", "10.0.2.0/24" }, AF_INET,
+	  { "10.0.0.0-10.0.2.255" } },
+	{ "adjacent halves make a prefix", { "10.0.1.0/24", "10.0.0.0/24" }, AF_INET,
+	  { "10.0.0.0/23" } },
+	{ "adjacent, not a prefix", { "10.0.1.0/24", "10.0.2.0/24" }, AF_INET,
+	  { "10.0.1.0-10.0.2.255" } },
+	{ "one address apart stays apart", { "10.0.0.0", "10.0.0.2" }, AF_INET,
+	  { "10.0.0.0", "10.0.0.2" } },
+	{ "duplicates", { "198.51.100.0/24", "198.51.100.0/24", "198.51.100.0/24" }, AF_INET,
+	  { "198.51.100.0/24" } },
+	{ "sorted output", { "203.0.113.0/24", "10.0.0.0/8", "172.16.0.0/12" }, AF_INET,
+	  { "10.0.0.0/8", "172.16.0.0/12", "203.0.113.0/24" } },
+	{ "/0 swallows everything", { "10.0.0.0/8", "0.0.0.0/0", "255.255.255.255" }, AF_INET,
+	  { "0.0.0.0/0" } },
+	{ "top of the address space", { "255.255.255.255", "255.255.255.254" }, AF_INET,
+	  { "255.255.255.254/31" } },
+	{ "bottom of the address space", { "0.0.0.0", "0.0.0.1/32", "0.0.0.2/31" }, AF_INET,
+	  { "0.0.0.0/30" } },
+	{ "adjacent across the top half", { "128.0.0.0/1", "127.255.255.255" }, AF_INET,
+	  { "127.255.255.255-255.255.255.255" } },
+	{ "mixed families: IPv4 only", { "2001:db8::/32", "10.0.0.0/8", "::/0" }, AF_INET,
+	  { "10.0.0.0/8" } },
+	{ "mixed families: IPv6 only", { "2001:db8::/32", "10.0.0.0/8", "2001:db8:1::/48" },
+	  AF_INET6, { "2001:db8::/32" } },
+	{ "::/0", { "fd53::/16", "::/0" }, AF_INET6, { "::/0" } },
+	{ "IPv6 adjacency", { "fd53:0:0:1::/64", "fd53::/64", "fd53:1::/64" }, AF_INET6,
+	  { "fd53::/63", "fd53:1::/64" } },
+	{ "IPv6 top", { "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ffff::/16" }, AF_INET6,
+	  { "ffff::/16" } },
+	{ "IPv6 hosts one apart", { "fd53::1", "fd53::3" }, AF_INET6, { "fd53::1", "fd53::3" } },
+};
+
+static void test_merge_one(const struct merge_case *c)
+{
+	struct cidr in[MAXN];
+	struct ruleset_range *r;
+	char buf[RULESET_RANGE_STRLEN];
+	size_t n = parse_all(c->in, in), m, want = 0;
+
+	while (c->out[want])
+		want++;
+	assert_int_equal(ruleset_merge(in, n, c->family, &r, &m), 0);
+	if (m != want)
+		fail_msg("%s: %zu ranges, expected %zu", c->name, m, want);
+	for (size_t i = 0; i < m; i++)
+		if (strcmp(ruleset_range_format(c->family, &r[i], buf, sizeof(buf)), c->out[i]) != 0)
+			fail_msg("%s: range %zu is %s, expected %s", c->name, i, buf, c->out[i]);
+	free(r);
+}
+
+static void test_merge(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(merge_cases) / sizeof(merge_cases[0]); i++)
+		test_merge_one(&merge_cases[i]);
+}
+
+/* ---- merging against brute force ----------------------------------------- */
+
+/* 10,000 random prefixes packed into a 2^20-address window, so that they
+ * overlap, touch and nest a lot; every address of the window is then
+ * checked: inside a merged range exactly when inside some input prefix. */
+#define WINDOW_BITS 20
+#define WINDOW (1u << WINDOW_BITS)
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 11);
+}
+
+/* Window offset <-> address: the offset is the last 20 bits. */
+static void put_offset(uint8_t *addr, size_t len, uint32_t off)
+{
+	addr[len - 1] = (uint8_t)off;
+	addr[len - 2] = (uint8_t)(off >> 8);
+	addr[len - 3] = (uint8_t)((addr[len - 3] & 0xf0) | ((off >> 16) & 0x0f));
+}
+
+static uint32_t get_offset(const uint8_t *addr, size_t len)
+{
+	return addr[len - 1] | (uint32_t)addr[len - 2] << 8 | (uint32_t)(addr[len - 3] & 0x0f) << 16;
+}
+
+static void random_prefixes(int family, const char *base, struct cidr *out, size_t n)
+{
+	size_t len = family == AF_INET ? 4 : 16;
+	unsigned bits = (unsigned)len * 8;
+
+	for (size_t i = 0; i < n; i++) {
+		/* Mostly small prefixes, a few covering up to 1/16 of the window. */
+		unsigned host = rng() % 1024 == 0 ? 12 + rng() % 5 : rng() % 8;
+		uint32_t off = (rng() % WINDOW) & ~((1u << host) - 1);
+
+		out[i] = (struct cidr){ .family = family, .prefix = (uint8_t)(bits - host) };
+		assert_int_equal(inet_pton(family, base, out[i].addr), 1);
+		put_offset(out[i].addr, len, off);
+	}
+}
+
+static void check_against_brute_force(int family, const char *base)
+{
+	enum { N = 10000 };
+	size_t len = family == AF_INET ? 4 : 16, m;
+	struct cidr *in = calloc(N, sizeof(*in));
+	uint8_t *want = calloc(WINDOW, 1), *got = calloc(WINDOW, 1);
+	struct ruleset_range *r;
+
+	assert_non_null(in);
+	assert_non_null(want);
+	assert_non_null(got);
+	random_prefixes(family, base, in, N);
+	for (size_t i = 0; i < N; i++) {
+		uint32_t off = get_offset(in[i].addr, len);
+		uint32_t size = 1u << (len * 8 - in[i].prefix);
+
+		memset(want + off, 1, size);
+	}
+	assert_int_equal(ruleset_merge(in, N, family, &r, &m), 0);
+	print_message("%s: %d prefixes merged into %zu ranges\n", base, N, m);
+	assert_true(m > 1000);  /* the window is far from covered whole */
+	for (size_t i = 0; i < m; i++) {
+		uint32_t s = get_offset(r[i].start, len), e = get_offset(r[i].end, len);
+
+		/* Ranges stay inside the window, sorted, with a gap between. */
+		assert_memory_equal(r[i].start, r[i].end, len - 3);
+		assert_true(s <= e);
+		if (i > 0)
+			assert_true(get_offset(r[i - 1].end, len) + 1 < s);
+		memset(got + s, 1, e - s + 1);
+	}
+	assert_memory_equal(got, want, WINDOW);
+	free(r);
+	free(got);
+	free(want);
+	free(in);
+}
+
+static void test_merge_random(void **state)
+{
+	(void)state;
+	check_against_brute_force(AF_INET, "10.48.0.0");
+	check_against_brute_force(AF_INET6, "fd53::");
+}
+
+/* ---- ranges as text ------------------------------------------------------ */
+
+struct range_case {
+	int family;
+	const char *start, *end;
+	const char *text;
+	int prefix;             /* -1: not a prefix */
+};
+
+static const struct range_case range_cases[] = {
+	{ AF_INET, "0.0.0.0", "255.255.255.255", "0.0.0.0/0", 0 },
+	{ AF_INET, "10.0.0.0", "10.255.255.255", "10.0.0.0/8", 8 },
+	{ AF_INET, "10.0.0.1", "10.0.0.1", "10.0.0.1", 32 },
+	{ AF_INET, "10.0.0.1", "10.0.0.2", "10.0.0.1-10.0.0.2", -1 },
+	{ AF_INET, "10.0.0.0", "10.0.0.2", "10.0.0.0-10.0.0.2", -1 },
+	{ AF_INET, "10.0.0.2", "10.0.0.3", "10.0.0.2/31", 31 },
+	{ AF_INET6, "::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "::/0", 0 },
+	{ AF_INET6, "fd53::", "fd53::ffff", "fd53::/112", 112 },
+	{ AF_INET6, "fd53::1", "fd53::1", "fd53::1", 128 },
+	{ AF_INET6, "fd53::1", "fd53::ffff", "fd53::1-fd53::ffff", -1 },
+};
+
+static void test_range_format(void **state)
+{
+	char buf[RULESET_RANGE_STRLEN];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(range_cases) / sizeof(range_cases[0]); i++) {
+		const struct range_case *c = &range_cases[i];
+		struct ruleset_range r = { 0 };
+		struct cidr p;
+
+		assert_int_equal(inet_pton(c->family, c->start, r.start), 1);
+		assert_int_equal(inet_pton(c->family, c->end, r.end), 1);
+		assert_string_equal(ruleset_range_format(c->family, &r, buf, sizeof(buf)), c->text);
+		assert_int_equal(ruleset_range_prefix(c->family, &r, &p), c->prefix >= 0);
+		if (c->prefix >= 0)
+			assert_int_equal(p.prefix, c->prefix);
+	}
+}
+
+/* ---- the rule list ----------------------------------------------------- */
+
+struct rules_case {
+	const char *name;
+	bool tcp;
+	const char *allow[MAXN];
+	const char *exempt[MAXN];
+	const char *rules[2 * 10];      /* rule text, then its comment, pairs */
+};
+
+#define LO "iif \"lo\" accept", \
+	   "loopback is never filtered (local resolvers such as 127.0.0.53 keep working)"
+#define REFUSE_UDP "udp dport 53 counter drop", RULESET_COMMENT_REFUSE_UDP
+#define REFUSE_TCP "tcp dport 53 counter drop", RULESET_COMMENT_REFUSE_TCP
+#define ALLOW(p, P, ip, set, fam) \
+	p " dport 53 " ip " saddr @" set " counter accept", \
+	P ":53 from the " fam " allowlist: accept (mirrors an allow rule above the refuse)"
+
+static const struct rules_case rules_cases[] = {
+	{ "defaults", false, { NULL }, { NULL }, { LO, REFUSE_UDP } },
+	{ "tcp on", true, { NULL }, { NULL }, { LO, REFUSE_UDP, REFUSE_TCP } },
+	{ "IPv4 allowlist only", false, { "10.53.3.0/24" }, { NULL },
+	  { LO, ALLOW("udp", "UDP", "ip", "allow4", "IPv4"), REFUSE_UDP } },
+	{ "both allowlists, tcp, exempt interfaces", true, { "fd53:3::/64", "10.53.3.2" },
+	  { "eth1", "veth*" },
+	  { LO, "iifname \"eth1\" accept", "exempt interface eth1",
+	    "iifname \"veth*\" accept", "exempt interface veth*",
+	    ALLOW("udp", "UDP", "ip", "allow4", "IPv4"), ALLOW("udp", "UDP", "ip6", "allow6", "IPv6"),
+	    ALLOW("tcp", "TCP", "ip", "allow4", "IPv4"), ALLOW("tcp", "TCP", "ip6", "allow6", "IPv6"),
+	    REFUSE_UDP, REFUSE_TCP } },
+};
+
+static void test_rules_one(const struct rules_case *c)
+{
+	struct cidr allow[MAXN];
+	char *exempt[MAXN], buf[RULESET_RULE_STRLEN], err[128] = "";
+	struct ruleset_params p = { .tcp = c->tcp, .allow = allow, .exempt = exempt };
+	struct ruleset *rs;
+	size_t want = 0;
+
+	p.n_allow = parse_all(c->allow, allow);
+	while (c->exempt[p.n_exempt]) {
+		exempt[p.n_exempt] = (char *)c->exempt[p.n_exempt];
+		p.n_exempt++;
+	}
+	while (c->rules[want * 2])
+		want++;
+	assert_int_equal(ruleset_new(&p, &rs, err, sizeof(err)), 0);
+	if (rs->n_rules != want)
+		fail_msg("%s: %zu rules, expected %zu", c->name, rs->n_rules, want);
+	for (size_t i = 0; i < want; i++) {
+		assert_string_equal(ruleset_rule_format(&rs->rules[i], buf, sizeof(buf)),
+				    c->rules[i * 2]);
+		assert_string_equal(rs->rules[i].comment, c->rules[i * 2 + 1]);
+	}
+	assert_int_equal(rs->protos, RULESET_PROTO_UDP | (c->tcp ? RULESET_PROTO_TCP : 0));
+	ruleset_free(rs);
+}
+
+static void test_rules(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(rules_cases) / sizeof(rules_cases[0]); i++)
+		test_rules_one(&rules_cases[i]);
+}
+
+/* Policy rules land between the allow sets and the refuse, in order; one
+ * naming both protocols becomes a UDP and a TCP rule. */
+static void test_policy_rules(void **state)
+{
+	struct ruleset_rule pol[3] = {
+		{ .protos = RULESET_PROTO_UDP | RULESET_PROTO_TCP, .match = RULESET_MATCH_CIDR,
+		  .verdict = RULESET_ACCEPT, .counter = true, .comment = "sg-1: office" },
+		{ .protos = RULESET_PROTO_UDP, .match = RULESET_MATCH_CIDR, .verdict = RULESET_DROP,
+		  .comment = "sg-2: v6 block" },
+		{ .protos = 0, .match = RULESET_MATCH_SET, .set = RULESET_SET_ALLOW6,
+		  .verdict = RULESET_ACCEPT, .comment = "sg-3: all traffic" },
+	};
+	static const char *const want[] = {
+		"iif \"lo\" accept",
+		"udp dport 53 ip saddr 198.51.100.0/24 counter accept",
+		"tcp dport 53 ip saddr 198.51.100.0/24 counter accept",
+		"udp dport 53 ip6 saddr 2001:db8::1 drop",
+		"ip6 saddr @allow6 accept",
+		"udp dport 53 counter drop",
+	};
+	struct ruleset_params p = { .rules = pol, .n_rules = 3 };
+	char buf[RULESET_RULE_STRLEN];
+	struct ruleset *rs;
+
+	(void)state;
+	assert_int_equal(cidr_parse("198.51.100.0/24", &pol[0].cidr), 0);
+	assert_int_equal(cidr_parse("2001:db8::1", &pol[1].cidr), 0);
+	assert_int_equal(ruleset_new(&p, &rs, NULL, 0), 0);
+	assert_int_equal(rs->n_rules, 6);
+	for (size_t i = 0; i < 6; i++)
+		assert_string_equal(ruleset_rule_format(&rs->rules[i], buf, sizeof(buf)), want[i]);
+	assert_string_equal(rs->rules[1].comment, "sg-1: office");
+	assert_string_equal(rs->rules[2].comment, "sg-1: office");
+	assert_string_equal(rs->rules[4].comment, "sg-3: all traffic");
+	ruleset_free(rs);
+}
+
+/* ---- refusals -------------------------------------------------------------- */
+
+struct bad_case {
+	const char *exempt;
+	const char *comment;    /* of a policy rule, when exempt is NULL */
+	const char *err;        /* substring of the error text */
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "*", NULL, "would exempt every interface" },
+	{ "eth*0", NULL, "cannot be matched" },
+	{ "a b", NULL, "cannot be matched" },
+	{ "", NULL, "cannot be matched" },
+	{ "with\"quote", NULL, "cannot be matched" },
+	{ "sixteen-bytes-xx", NULL, "longer than 15 bytes" },
+	{ NULL, "say \"hi\"", "holds a quote" },
+	{ NULL, "line\nbreak", "control byte" },
+};
+
+static void test_refusals(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		struct ruleset_rule pol = { .protos = RULESET_PROTO_UDP, .verdict = RULESET_DROP };
+		char *exempt[1] = { (char *)c->exempt }, err[160] = "";
+		struct ruleset_params p = { 0 };
+		struct ruleset *rs = (struct ruleset *)&pol;    /* must stay untouched */
+
+		if (c->exempt) {
+			p.exempt = exempt;
+			p.n_exempt = 1;
+		} else {
+			snprintf(pol.comment, sizeof(pol.comment), "%s", c->comment);
+			p.rules = &pol;
+			p.n_rules = 1;
+		}
+		assert_int_equal(ruleset_new(&p, &rs, err, sizeof(err)), -EINVAL);
+		assert_ptr_equal(rs, &pol);
+		if (!strstr(err, c->err))
+			fail_msg("case %zu: error \"%s\" lacks \"%s\"", i, err, c->err);
+	}
+}
+
+/* ---- nft syntax ------------------------------------------------------------- */
+
+static const char golden[] =
+	"#!/usr/sbin/nft -f\n"
+	"# port53guard: inbound DNS refused like the cloud rule \"Source 0.0.0.0/0, UDP:53, Refuse\"\n"
+	"table inet port53guard\n"
+	"delete table inet port53guard\n"
+	"table inet port53guard {\n"
+	"\tset allow4 {\n"
+	"\t\ttype ipv4_addr\n"
+	"\t\tflags interval\n"
+	"\t\telements = {\n"
+	"\t\t\t10.53.3.0/24,\n"
+	"\t\t\t192.0.2.1-192.0.2.2\n"
+	"\t\t}\n"
+	"\t}\n"
+	"\n"
+	"\tset allow6 {\n"
+	"\t\ttype ipv6_addr\n"
+	"\t\tflags interval\n"
+	"\t}\n"
+	"\n"
+	"\tchain ingress {\n"
+	"\t\ttype filter hook prerouting priority -300; policy accept;\n"
+	"\t\tiif \"lo\" accept comment \"loopback is never filtered (local resolvers such as 127.0.0.53 keep working)\"\n"
+	"\t\tiifname \"wg0\" accept comment \"exempt interface wg0\"\n"
+	"\t\tudp dport 53 ip saddr @allow4 counter accept comment \"UDP:53 from the IPv4 allowlist: accept (mirrors an allow rule above the refuse)\"\n"
+	"\t\tudp dport 53 counter drop comment \"UDP:53 from 0.0.0.0/0 and ::/0: refuse (mirrors the cloud rule)\"\n"
+	"\t}\n"
+	"}\n";
+
+static void test_format_nft(void **state)
+{
+	const char *allow[] = { "192.0.2.2", "10.53.3.0/24", "192.0.2.1", NULL };
+	char *exempt[] = { "wg0" };
+	struct cidr c[3];
+	struct ruleset_params p = { .allow = c, .exempt = exempt, .n_exempt = 1 };
+	struct ruleset *rs;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)state;
+	assert_non_null(f);
+	p.n_allow = parse_all(allow, c);
+	assert_int_equal(ruleset_new(&p, &rs, NULL, 0), 0);
+	assert_int_equal(ruleset_format_nft(rs, f), 0);
+	fclose(f);
+	assert_string_equal(text, golden);
+	free(text);
+	ruleset_free(rs);
+}
+
+/* ---- live tables compared with the desired one (pure: no kernel) --------- */
+
+struct compare_case {
+	const char *name;
+	void (*spoil)(struct nft_live *live);   /* NULL: the table is missing */
+	const char *diff;                       /* substring; NULL: they match */
+};
+
+static struct nft_live_chain good_chain = {
+	.name = "ingress", .base = true, .type = "filter", .hooknum = NF_INET_PRE_ROUTING,
+	.priority = -300, .policy = NF_ACCEPT,
+};
+
+static void spoil_nothing(struct nft_live *l) { (void)l; }
+static void spoil_dormant(struct nft_live *l) { l->table_flags |= NFT_TABLE_F_DORMANT; }
+static void spoil_no_chain(struct nft_live *l) { l->n_chains = 0; }
+static void spoil_priority(struct nft_live *l) { l->chains[0].priority = 0; }
+static void spoil_policy(struct nft_live *l) { l->chains[0].policy = NF_DROP; }
+static void spoil_extra_chain(struct nft_live *l) { l->n_chains = 2; }
+static void spoil_no_sets(struct nft_live *l) { l->n_sets = 0; }
+static void spoil_set_type(struct nft_live *l) { l->sets[1].key_len = 4; }
+static void spoil_range(struct nft_live *l) { l->sets[0].ranges[0].end[3] = 0x7f; }
+static void spoil_extra_range(struct nft_live *l) { l->sets[0].n_ranges = 2; }
+static void spoil_no_rules(struct nft_live *l) { l->n_rules = 0; }
+
+static const struct compare_case compare_cases[] = {
+	{ "missing", NULL, "table inet port53guard does not exist" },
+	{ "dormant", spoil_dormant, "is dormant" },
+	{ "no chain", spoil_no_chain, "chain ingress is missing" },
+	{ "priority", spoil_priority, "hook prerouting priority 0 policy accept" },
+	{ "policy", spoil_policy, "priority -300 policy drop" },
+	{ "extra chain", spoil_extra_chain, "unexpected chain sneaky" },
+	{ "no sets", spoil_no_sets, "set allow4 is missing" },
+	{ "set type", spoil_set_type, "set allow6 is not \"type ipv6_addr; flags interval\"" },
+	{ "range", spoil_range, "set allow4 holds 10.53.3.0/25 where 10.53.3.0/24 is expected" },
+	{ "extra range", spoil_extra_range, "set allow4 holds 192.0.2.1 too" },
+	{ "no rules", spoil_no_rules, "rule 1 (iif \"lo\" accept) is missing (0 rules, 3 expected)" },
+	{ "rules unread", spoil_nothing, "rule 1 is not 'iif \"lo\" accept' comment \"loopback" },
+};
+
+static void test_compare_one(const struct ruleset *rs, const struct compare_case *c)
+{
+	struct nft_live_chain chains[2] = { good_chain, good_chain };
+	struct ruleset_range r4[2], r6[1];
+	struct nft_live_set sets[2] = {
+		{ .name = "allow4", .flags = NFT_SET_INTERVAL, .key_type = 7, .key_len = 4,
+		  .ranges = r4, .n_ranges = 1 },
+		{ .name = "allow6", .flags = NFT_SET_INTERVAL, .key_type = 8, .key_len = 16,
+		  .ranges = r6, .n_ranges = 0 },
+	};
+	struct nft_live_rule rules[3] = { { .exprs = (char *)"[ meta load iif => reg 1 ]" } };
+	struct nft_live live = {
+		.chains = chains, .n_chains = 1, .sets = sets, .n_sets = 2,
+		.rules = rules, .n_rules = 1,
+	};
+	char diff[512] = "";
+
+	snprintf(chains[1].name, sizeof(chains[1].name), "sneaky");
+	memcpy(r4, rs->sets[0].ranges, sizeof(r4[0]));
+	assert_int_equal(inet_pton(AF_INET, "192.0.2.1", r4[1].start), 1);
+	memcpy(r4[1].end, r4[1].start, sizeof(r4[1].end));
+	if (c->spoil)
+		c->spoil(&live);
+	assert_int_equal(nft_compare(c->spoil ? &live : NULL, rs, diff, sizeof(diff)), 1);
+	if (!strstr(diff, c->diff))
+		fail_msg("%s: \"%s\" lacks \"%s\"", c->name, diff, c->diff);
+}
+
+static void test_compare(void **state)
+{
+	struct cidr allow;
+	struct ruleset_params p = { .allow = &allow, .n_allow = 1 };
+	struct ruleset *rs;
+
+	(void)state;
+	assert_int_equal(cidr_parse("10.53.3.0/24", &allow), 0);
+	assert_int_equal(ruleset_new(&p, &rs, NULL, 0), 0);
+	for (size_t i = 0; i < sizeof(compare_cases) / sizeof(compare_cases[0]); i++)
+		test_compare_one(rs, &compare_cases[i]);
+	ruleset_free(rs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_merge_random),
+		cmocka_unit_test(test_range_format),
+		cmocka_unit_test(test_rules),
+		cmocka_unit_test(test_policy_rules),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_format_nft),
+		cmocka_unit_test(test_compare),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
