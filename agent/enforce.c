@@ -83,13 +83,27 @@ void enforce_close(struct daemon *d)
 	d->ruleset = NULL;
 }
 
+/* The cloud policy's skipped entries and its policy_allows_public_dns
+ * finding are logged with every start and reload that installs it. */
+static int build_with_policy_log(const struct config *c, struct ruleset **ret, char *err,
+				 size_t len)
+{
+	struct rulesconf_policy *pol = NULL;
+	int r = rulesconf_build_policy(c, ret, &pol, err, len);
+
+	if (r == 0)
+		rulesconf_policy_log(c, pol);
+	rulesconf_policy_free(pol);
+	return r;
+}
+
 int enforce_rebuild(struct daemon *d, const struct config *c, struct ruleset **ret)
 {
 	char err[256] = "";
 	int r;
 
 	(void)d;
-	r = rulesconf_build(c, ret, err, sizeof(err));
+	r = build_with_policy_log(c, ret, err, sizeof(err));
 	if (r < 0)
 		log_error("rules_invalid", LOG_STR("error", err[0] ? err : strerror(-r)));
 	return r;
@@ -232,7 +246,7 @@ static void on_change(const struct monitor_change *c, void *userdata)
 	struct drift_ctx *x = userdata;
 	char what[160];
 
-	if (c->pid == (uint32_t)getpid())
+	if (c->portid == nft_portid(x->d->nft))
 		return;
 	if (!report_should_enforce(x->d))
 		return;

@@ -115,7 +115,7 @@ static unsigned classify(int type)
 
 static void gen_done(struct monitor *m, const struct nlmsghdr *nlh)
 {
-	struct monitor_change c = { .what = m->pending };
+	struct monitor_change c = { .what = m->pending, .portid = nlh->nlmsg_pid };
 	const struct nlattr *attr;
 
 	m->pending = 0;

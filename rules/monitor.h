@@ -25,7 +25,8 @@ enum {
 
 struct monitor_change {
 	uint32_t generation;
-	uint32_t pid;                   /* 0 when the kernel did not say */
+	uint32_t portid;                /* netlink port of the committing socket */
+	uint32_t pid;                   /* global pid; 0 when the kernel did not say */
 	char comm[64];                  /* raw bytes from the kernel: escape to print */
 	unsigned what;                  /* MONITOR_* */
 };

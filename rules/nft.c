@@ -115,6 +115,11 @@ fail:
 	return r;
 }
 
+uint32_t nft_portid(const struct nft_handle *h)
+{
+	return mnl_socket_get_portid(h->nl);
+}
+
 void nft_close(struct nft_handle *h)
 {
 	if (!h)

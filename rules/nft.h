@@ -32,6 +32,12 @@ struct nft_handle;
 int nft_open(struct nft_handle **ret);
 void nft_close(struct nft_handle *h);
 
+/* The socket's netlink port id: the kernel puts it in the header of the
+ * NEWGEN event of every transaction this handle commits, which tells our
+ * own changes from others' (the pid in that event is the global pid, so it
+ * cannot be compared with getpid() inside a pid namespace). */
+uint32_t nft_portid(const struct nft_handle *h);
+
 /* Table flags for nft_apply(). */
 #define NFT_APPLY_OWNER   0x1u  /* only this socket may change the table, "flush ruleset"
 				   skips it; the kernel deletes it when the socket closes */
