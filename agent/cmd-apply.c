@@ -1,16 +1,210 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <cap-ng.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
+#include "config.h"
+#include "nft.h"
+#include "ruleset.h"
+#include "rulesconf.h"
+
+enum apply_mode {
+	APPLY_INSTALL,
+	APPLY_DRY_RUN,
+	APPLY_VERIFY,
+};
+
+/* One line for a failed netlink operation. EPERM has two causes that call
+ * for different fixes: no capability at all, or a table someone else owns. */
+static void print_nft_error(const char *cmd, const char *doing, int r, const char *detail)
+{
+	capng_get_caps_process();
+	if (r == -EPERM && !capng_have_capability(CAPNG_EFFECTIVE, CAP_NET_ADMIN))
+		fprintf(stderr, "port53guard %s: %s: permission denied (needs CAP_NET_ADMIN; run as root)\n",
+			cmd, doing);
+	else if (r == -EPERM)
+		fprintf(stderr, "port53guard %s: %s: permission denied: table inet %s is owned by "
+			"another process, such as a running port53guard (%s)\n", cmd, doing,
+			RULESET_TABLE, detail[0] ? detail : strerror(-r));
+	else
+		fprintf(stderr, "port53guard %s: %s: %s\n", cmd, doing, detail[0] ? detail : strerror(-r));
+}
+
+static size_t n_elements(const struct ruleset *rs, enum ruleset_set_id id)
+{
+	return rs->sets[id].n_ranges;
+}
+
+static int do_install(const struct ruleset *rs, const struct config *c)
+{
+	struct nft_handle *h;
+	char err[512] = "";
+	int r = nft_open(&h);
+
+	if (r == 0) {
+		/* No owner flag: the table must outlive this command. */
+		r = nft_apply(h, rs, 0, err, sizeof(err));
+		nft_close(h);
+	}
+	if (r < 0) {
+		print_nft_error("apply", "cannot install rules", r, err);
+		return EXIT_ERROR;
+	}
+	printf("table inet %s installed: %zu rules; UDP:53%s refused from 0.0.0.0/0 and ::/0\n",
+	       RULESET_TABLE, rs->n_rules, rs->protos & RULESET_PROTO_TCP ? " and TCP:53" : "");
+	printf("allowlist: %zu IPv4 and %zu IPv6 ranges; exempt interfaces: %zu\n",
+	       n_elements(rs, RULESET_SET_ALLOW4), n_elements(rs, RULESET_SET_ALLOW6),
+	       c->n_exempt_interfaces);
+	return EXIT_OK;
+}
+
+/* One line per live rule: position, counter, and what it is. */
+static void print_counters(const struct nft_live *live, const struct ruleset *rs, bool matches)
+{
+	char text[RULESET_RULE_STRLEN];
+
+	for (size_t i = 0; i < live->n_rules; i++) {
+		const struct nft_live_rule *lr = &live->rules[i];
+
+		if (lr->has_counter)
+			printf("  rule %zu  packets %" PRIu64 "  bytes %" PRIu64, i + 1, lr->packets,
+			       lr->bytes);
+		else
+			printf("  rule %zu  packets -  bytes -", i + 1);
+		if (matches)
+			printf("  %s", ruleset_rule_format(&rs->rules[i], text, sizeof(text)));
+		printf("  # %s\n", lr->comment[0] ? lr->comment : "(no comment)");
+	}
+}
+
+static int do_verify(const struct ruleset *rs)
+{
+	struct nft_live *live = NULL;
+	struct nft_handle *h;
+	char diff[1024] = "";
+	int r = nft_open(&h);
+
+	if (r == 0) {
+		r = nft_verify(h, rs, &live, diff, sizeof(diff));
+		nft_close(h);
+	}
+	if (r < 0) {
+		print_nft_error("apply", "cannot read the rules", r, diff);
+		return EXIT_ERROR;
+	}
+	if (r == 0)
+		printf("table inet %s matches the configuration (%zu rules, %zu IPv4 and %zu IPv6 "
+		       "allowlist ranges)\n", RULESET_TABLE, rs->n_rules,
+		       n_elements(rs, RULESET_SET_ALLOW4), n_elements(rs, RULESET_SET_ALLOW6));
+	else
+		printf("table inet %s differs from the configuration: %s\n", RULESET_TABLE, diff);
+	if (live)
+		print_counters(live, rs, r == 0);
+	nft_live_free(live);
+	return r == 0 ? EXIT_OK : EXIT_ATTENTION;
+}
+
+static void apply_help(const struct cli_command *cmd)
+{
+	cli_help(cmd);
+	printf("  -n, --dry-run      print the table in nft syntax; change nothing\n"
+	       "      --verify       compare the live table with the configuration and print\n"
+	       "                     its counters; exit 3 when it is missing or differs\n");
+}
+
+static int parse_apply_args(struct cli_ctx *ctx, const struct cli_command *cmd, int argc,
+			    char **argv, enum apply_mode *mode)
+{
+	static const struct option longopts[] = {
+		CLI_COMMON_LONGOPTS,
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "verify", no_argument, NULL, 'v' },
+		{ 0 },
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "n", longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			apply_help(cmd);
+			return EXIT_OK;
+		}
+		if (opt == 'n' || opt == 'v') {
+			if (*mode != APPLY_INSTALL) {
+				cli_usage_error(cmd, "--dry-run and --verify exclude each other");
+				return EXIT_USAGE;
+			}
+			*mode = opt == 'n' ? APPLY_DRY_RUN : APPLY_VERIFY;
+		} else if (cli_common_option(ctx, cmd, opt) < 0) {
+			cli_usage_error(cmd, "unknown option");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
 
 int cmd_apply(struct cli_ctx *ctx, int argc, char **argv)
 {
-	int r = cli_parse_simple(ctx, cli_find("apply"), argc, argv, 8);
+	const struct cli_command *cmd = cli_find("apply");
+	enum apply_mode mode = APPLY_INSTALL;
+	struct rulesconf_policy *pol = NULL;
+	struct ruleset *rs;
+	struct config *c;
+	char err[512] = "";
+	int r = parse_apply_args(ctx, cmd, argc, argv, &mode);
 
-	return r >= 0 ? r : cli_not_available("apply");
+	if (r >= 0)
+		return r;
+	if (cli_load_config(ctx, &c) < 0)
+		return EXIT_ERROR;
+	r = rulesconf_build_policy(c, &rs, &pol, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "port53guard apply: cannot build the rules: %s\n",
+			err[0] ? err : strerror(-r));
+		config_free(c);
+		return EXIT_ERROR;
+	}
+	rulesconf_policy_print_warnings(c, pol, stderr, "port53guard apply: warning: ");
+	if (mode == APPLY_DRY_RUN) {
+		r = ruleset_format_nft(rs, stdout) == 0 ? EXIT_OK : EXIT_ERROR;
+		rulesconf_policy_print_scope(pol, stdout);
+	} else if (mode == APPLY_VERIFY) {
+		r = do_verify(rs);
+	} else {
+		r = do_install(rs, c);
+	}
+	rulesconf_policy_free(pol);
+	ruleset_free(rs);
+	config_free(c);
+	return r;
 }
 
 int cmd_remove(struct cli_ctx *ctx, int argc, char **argv)
 {
+	struct nft_handle *h;
+	char err[512] = "";
 	int r = cli_parse_simple(ctx, cli_find("remove"), argc, argv, 0);
 
-	return r >= 0 ? r : cli_not_available("remove");
+	if (r >= 0)
+		return r;
+	/* No configuration needed: a broken one must not keep the rule in place. */
+	r = nft_open(&h);
+	if (r == 0) {
+		r = nft_remove(h, err, sizeof(err));
+		nft_close(h);
+	}
+	if (r < 0) {
+		print_nft_error("remove", "cannot remove the rules", r, err);
+		return EXIT_ERROR;
+	}
+	printf("table inet %s removed: inbound DNS is no longer refused\n", RULESET_TABLE);
+	return EXIT_OK;
 }

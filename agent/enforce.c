@@ -99,7 +99,7 @@ static int build_with_policy_log(const struct config *c, struct ruleset **ret, c
 
 int enforce_rebuild(struct daemon *d, const struct config *c, struct ruleset **ret)
 {
-	char err[256] = "";
+	char err[512] = "";
 	int r;
 
 	(void)d;
