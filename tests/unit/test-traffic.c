@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "traffic.h"
+
+/* Messages are made as the parser would leave them. */
+struct msg {
+	const char *src, *dst;
+	uint16_t sport, dport;
+	uint16_t id;
+	bool qr, ra;
+	uint8_t rcode;
+	const char *qname;      /* dotted, no escapes; NULL: no question */
+	uint16_t qtype;
+	uint8_t proto;
+};
+
+static void set_addr(struct dns_packet *p, const char *text, uint8_t *out)
+{
+	memset(out, 0, 16);
+	if (strchr(text, ':')) {
+		assert_int_equal(inet_pton(AF_INET6, text, out), 1);
+		p->family = AF_INET6;
+	} else {
+		assert_int_equal(inet_pton(AF_INET, text, out), 1);
+		p->family = AF_INET;
+	}
+}
+
+static void set_qname(struct dns_packet *p, const char *dotted)
+{
+	size_t w = 0;
+
+	for (const char *s = dotted; *s;) {
+		size_t n = strcspn(s, ".");
+
+		p->qname.wire[w++] = (uint8_t)n;
+		memcpy(p->qname.wire + w, s, n);
+		w += n;
+		s += n + (s[n] == '.');
+	}
+	p->qname.wire[w++] = 0;
+	p->qname.wire_len = (uint16_t)w;
+	p->qname.text_len = (uint16_t)dns_name_to_text(p->qname.wire, w, p->qname.text);
+}
+
+static void make(const struct msg *m, struct dns_packet *p)
+{
+	memset(p, 0, sizeof(*p));
+	set_addr(p, m->src, p->src);
+	set_addr(p, m->dst, p->dst);
+	p->sport = m->sport ? m->sport : (m->qr ? 53 : 40000);
+	p->dport = m->dport ? m->dport : (m->qr ? 40000 : 53);
+	p->proto = m->proto ? m->proto : IPPROTO_UDP;
+	p->hdr.id = m->id;
+	p->hdr.qr = m->qr;
+	p->hdr.ra = m->ra;
+	p->hdr.rcode = m->rcode;
+	p->has_question = m->qname != NULL;
+	p->qtype = m->qtype ? m->qtype : 1;
+	p->qclass = 1;
+	if (m->qname)
+		set_qname(p, m->qname);
+}
+
+static unsigned add(struct traffic *t, const struct msg *m, long ms)
+{
+	struct dns_packet p;
+	struct timespec ts = { .tv_sec = 1000 + ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	make(m, &p);
+	return traffic_add(t, &p, &ts);
+}
+
+static const struct traffic_snapshot *rotate(struct traffic *t, long ms)
+{
+	struct timespec ts = { .tv_sec = 1000 + ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	return traffic_rotate(t, &ts);
+}
+
+static struct traffic *new_traffic(const struct traffic_options *o)
+{
+	struct traffic_options d;
+	struct traffic *t = NULL;
+
+	if (!o) {
+		traffic_options_init(&d);
+		o = &d;
+	}
+	assert_int_equal(traffic_new(o, &t), 0);
+	assert_non_null(t);
+	return t;
+}
+
+/* ---- options and memory ------------------------------------------------ */
+
+static void test_options(void **state)
+{
+	struct traffic_options o;
+	struct traffic *t = (struct traffic *)0x1;
+
+	(void)state;
+	traffic_options_init(&o);
+	o.source_slots = 0;
+	assert_int_equal(traffic_new(&o, &t), -EINVAL);
+	traffic_options_init(&o);
+	o.report_rows = TRAFFIC_ROWS_MAX + 1;
+	assert_int_equal(traffic_new(&o, &t), -EINVAL);
+	traffic_options_init(&o);
+	o.prefix4 = 33;
+	assert_int_equal(traffic_new(&o, &t), -EINVAL);
+	traffic_options_init(&o);
+	o.qname_slots = 1u << 20;               /* ~300 MiB of names */
+	assert_int_equal(traffic_new(&o, &t), -E2BIG);
+	assert_ptr_equal(t, (struct traffic *)0x1);     /* untouched on failure */
+}
+
+static void test_memory_cap(void **state)
+{
+	struct traffic *t = new_traffic(NULL);
+
+	(void)state;
+	assert_true(traffic_memory(t) <= TRAFFIC_MEMORY_MAX);
+	/* Room for a sensible amount: more than 3 MiB is in the tables. */
+	assert_true(traffic_memory(t) > (3u << 20));
+	traffic_free(t);
+	traffic_free(NULL);
+}
+
+/* ---- counting ------------------------------------------------------------ */
+
+static void test_sources_and_names(void **state)
+{
+	struct traffic *t = new_traffic(NULL);
+	const struct traffic_snapshot *s;
+
+	(void)state;
+	for (int i = 0; i < 5; i++)
+		add(t, &(struct msg){ .src = "192.0.2.7", .dst = "198.51.100.1", .qname = "Host.Test.P53", .qtype = 28 }, i);
+	for (int i = 0; i < 3; i++)
+		add(t, &(struct msg){ .src = "192.0.2.9", .dst = "198.51.100.1", .qname = "host.test.p53",
+				       .proto = IPPROTO_TCP }, 10 + i);
+	add(t, &(struct msg){ .src = "2001:db8:0:12::1", .dst = "2001:db8::53", .qname = "other.p53", .qtype = 16 }, 20);
+	add(t, &(struct msg){ .src = "2001:db8:0:34::2", .dst = "2001:db8::53", .qname = NULL }, 21);
+	s = rotate(t, 100);
+	assert_int_equal(s->c.queries, 10);
+	assert_int_equal(s->c.queries_tcp, 3);
+	assert_int_equal(s->n_sources, 4);
+	assert_int_equal(s->sources_distinct, 4);
+	assert_int_equal(s->sources_suppressed, 0);
+	assert_int_equal(s->sources_queries_suppressed, 0);
+	assert_string_equal(s->sources[0].addr_text, "192.0.2.7");
+	assert_int_equal(s->sources[0].queries, 5);
+	assert_int_equal(s->sources[0].overcount, 0);
+	assert_int_equal(s->sources[0].qtype, 28);
+	assert_string_equal(s->sources[0].qname, "Host.Test.P53");
+	assert_string_equal(s->sources[1].addr_text, "192.0.2.9");
+	assert_int_equal(s->sources[1].tcp, 3);
+	/* /24 and /56: the two IPv4 hosts share a network, the IPv6 ones too. */
+	assert_int_equal(s->n_networks, 2);
+	assert_string_equal(s->networks[0].addr_text, "192.0.2.0/24");
+	assert_int_equal(s->networks[0].queries, 8);
+	assert_string_equal(s->networks[1].addr_text, "2001:db8::/56");
+	assert_int_equal(s->networks[1].queries, 2);
+	/* Names fold ASCII case; the message without a question has none. */
+	assert_int_equal(s->n_qnames, 2);
+	assert_string_equal(s->qnames[0].qname, "host.test.p53");
+	assert_int_equal(s->qnames[0].queries, 8);
+	assert_int_equal(s->qnames_distinct, 2);
+	assert_int_equal(s->n_qtypes, 3);
+	assert_int_equal(s->qtypes[0].qtype, 28);
+	assert_int_equal(s->qtypes[0].queries, 5);
+	assert_int_equal(s->qtypes[1].qtype, 1);
+	assert_int_equal(s->qtypes[1].queries, 3);
+	traffic_free(t);
+}
+
+static void test_rows_limit(void **state)
+{
+	struct traffic_options o;
+	struct traffic *t;
+	const struct traffic_snapshot *s;
+	char src[32];
+
+	(void)state;
+	traffic_options_init(&o);
+	o.report_rows = 3;
+	t = new_traffic(&o);
+	for (int i = 0; i < 20; i++) {
+		snprintf(src, sizeof(src), "10.%d.0.1", i);
+		for (int k = 0; k <= i; k++)
+			add(t, &(struct msg){ .src = src, .dst = "10.0.0.53", .qname = "a", .qtype = (uint16_t)(100 + i) }, k);
+	}
+	s = rotate(t, 1000);
+	assert_int_equal(s->n_sources, 3);
+	assert_string_equal(s->sources[0].addr_text, "10.19.0.1");
+	assert_int_equal(s->sources[0].queries, 20);
+	assert_int_equal(s->sources[2].queries, 18);
+	assert_int_equal(s->sources_distinct, 20);
+	assert_int_equal(s->sources_suppressed, 17);
+	assert_int_equal(s->sources_queries_suppressed, 210 - 57);
+	assert_int_equal(s->n_qtypes, 3);
+	assert_int_equal(s->qtypes[0].qtype, 119);
+	assert_int_equal(s->qtypes[2].qtype, 117);
+	assert_int_equal(s->qtypes_suppressed, 17);
+	traffic_free(t);
+}
+
+/* A flood from 200,000 addresses plus one heavy querier: the report stays
+ * a few rows, the heavy one is on top with an honest error bound, the
+ * distinct estimate is close, and memory did not move. */
+static void test_flood(void **state)
+{
+	struct traffic *t = new_traffic(NULL);
+	const struct traffic_snapshot *s;
+	size_t mem = traffic_memory(t);
+	char src[32];
+	uint64_t est;
+
+	(void)state;
+	for (unsigned i = 0; i < 200000; i++) {
+		snprintf(src, sizeof(src), "10.%u.%u.%u", i >> 16, (i >> 8) & 0xff, i & 0xff);
+		add(t, &(struct msg){ .src = src, .dst = "10.0.0.53", .id = (uint16_t)i, .qname = "flood.example" }, i / 1000);
+		if (i % 40 == 0)
+			add(t, &(struct msg){ .src = "203.0.113.5", .dst = "10.0.0.53", .id = (uint16_t)i, .qname = "x" }, i / 1000);
+	}
+	s = rotate(t, 300000);
+	assert_int_equal(s->c.queries, 205000);
+	assert_int_equal(s->n_sources, 10);
+	assert_string_equal(s->sources[0].addr_text, "203.0.113.5");
+	assert_true(s->sources[0].queries >= 5000);
+	assert_true(s->sources[0].queries - s->sources[0].overcount <= 5000);
+	est = s->sources_distinct;
+	assert_true(est > 190000 && est < 210000);     /* 3 sigma of HyperLogLog */
+	assert_int_equal(s->sources_suppressed, est - 10);
+	/* 782 /24 networks of the flood and the heavy one's: an estimate now,
+	 * since the source table overflowed. The heavy one's network leads. */
+	assert_true(s->networks_distinct > 760 && s->networks_distinct < 806);
+	assert_string_equal(s->networks[0].addr_text, "203.0.113.0/24");
+	assert_int_equal(s->networks[0].queries, s->sources[0].queries);
+	/* Every query was tracked for an answer: the table overflowed. */
+	assert_int_equal(s->c.unanswered + s->pending, 205000);
+	assert_true(s->c.evicted > 0);
+	assert_int_equal(traffic_memory(t), mem);
+	traffic_free(t);
+}
+
+/* ---- answers ----------------------------------------------------------- */
+
+static void test_answers(void **state)
+{
+	struct traffic *t = new_traffic(NULL);
+	const struct traffic_snapshot *s;
+	const struct msg q1 = { .src = "192.0.2.1", .dst = "192.0.2.53", .id = 1, .qname = "a" };
+	const struct msg r1 = { .src = "192.0.2.53", .dst = "192.0.2.1", .id = 1, .qr = true, .qname = "a" };
+	const struct msg q2 = { .src = "192.0.2.1", .dst = "192.0.2.53", .id = 2, .qname = "b" };
+	const struct msg r2 = { .src = "192.0.2.53", .dst = "192.0.2.1", .id = 2, .qr = true, .qname = "b" };
+	const struct msg q3 = { .src = "192.0.2.1", .dst = "192.0.2.53", .id = 3, .qname = "c" };
+	const struct msg r_other = { .src = "192.0.2.53", .dst = "192.0.2.1", .id = 9, .qr = true, .qname = "a" };
+	const struct msg r_port = { .src = "192.0.2.53", .dst = "192.0.2.1", .dport = 40001, .id = 3, .qr = true };
+
+	(void)state;
+	add(t, &q1, 0);
+	add(t, &r1, 30);                        /* answered */
+	add(t, &q2, 100);
+	add(t, &r2, 100 + 6000);                /* too late */
+	add(t, &q3, 200);
+	add(t, &r_other, 300);                  /* no such id */
+	add(t, &r_port, 300);                   /* wrong port */
+	s = rotate(t, 6300);                    /* q3 is older than 5 s now */
+	assert_int_equal(s->c.queries, 3);
+	assert_int_equal(s->c.responses, 4);
+	assert_int_equal(s->c.answered, 1);
+	assert_int_equal(s->c.unanswered, 2);
+	assert_int_equal(s->c.unmatched_responses, 3);
+	assert_int_equal(s->pending, 0);
+	assert_int_equal(s->sources[0].answered, 1);
+	assert_int_equal(s->networks[0].answered, 1);
+
+	/* A query still inside its window at rotation stays pending and is
+	 * answered in the next interval. */
+	add(t, &q1, 7000);
+	s = rotate(t, 7100);
+	assert_int_equal(s->pending, 1);
+	assert_int_equal(s->c.answered, 0);
+	add(t, &r1, 7200);
+	s = rotate(t, 8000);
+	assert_int_equal(s->c.answered, 1);
+	assert_int_equal(s->c.queries, 0);
+	traffic_free(t);
+}
+
+/* One bucket of 8: the ninth query pushes out the oldest. */
+static void test_eviction(void **state)
+{
+	struct traffic_options o;
+	struct traffic *t;
+	const struct traffic_snapshot *s;
+
+	(void)state;
+	traffic_options_init(&o);
+	o.pending_slots = 8;
+	t = new_traffic(&o);
+	for (uint16_t id = 0; id < 9; id++)
+		add(t, &(struct msg){ .src = "192.0.2.1", .dst = "192.0.2.53", .id = id, .qname = "a" }, id);
+	/* The first query is gone: its answer matches nothing. */
+	add(t, &(struct msg){ .src = "192.0.2.53", .dst = "192.0.2.1", .id = 0, .qr = true }, 20);
+	add(t, &(struct msg){ .src = "192.0.2.53", .dst = "192.0.2.1", .id = 8, .qr = true }, 20);
+	s = rotate(t, 30);
+	assert_int_equal(s->c.evicted, 1);
+	assert_int_equal(s->c.unanswered, 1);
+	assert_int_equal(s->c.answered, 1);
+	assert_int_equal(s->c.unmatched_responses, 1);
+	assert_int_equal(s->pending, 7);
+	traffic_free(t);
+}
+
+static void test_no_response_tracking(void **state)
+{
+	struct traffic_options o;
+	struct traffic *t;
+	const struct traffic_snapshot *s;
+
+	(void)state;
+	traffic_options_init(&o);
+	o.responses = false;
+	t = new_traffic(&o);
+	add(t, &(struct msg){ .src = "192.0.2.1", .dst = "192.0.2.53", .id = 1, .qname = "a" }, 0);
+	add(t, &(struct msg){ .src = "192.0.2.53", .dst = "192.0.2.1", .id = 1, .qr = true }, 1);
+	s = rotate(t, 10000);
+	assert_int_equal(s->c.answered, 0);
+	assert_int_equal(s->c.unanswered, 0);
+	assert_int_equal(s->c.unmatched_responses, 0);
+	assert_int_equal(s->c.responses, 1);
+	traffic_free(t);
+}
+
+/* ---- recursion --------------------------------------------------------- */
+
+static void test_recursion(void **state)
+{
+	struct traffic *t = new_traffic(NULL);
+	const struct traffic_snapshot *s;
+	const struct traffic_recursion *r;
+	struct msg refused = { .src = "192.0.2.53", .dst = "192.0.2.1", .qr = true, .ra = true,
+			       .rcode = DNS_RCODE_REFUSED, .qname = "r" };
+	struct msg no_ra = { .src = "192.0.2.53", .dst = "192.0.2.1", .qr = true, .qname = "n" };
+	struct msg offered = { .src = "2001:db8::53", .dst = "2001:db8::1", .dport = 5555, .qr = true, .ra = true,
+			       .rcode = 3, .qname = "bad\nname", .qtype = 16 };
+
+	(void)state;
+	assert_int_equal(add(t, &refused, 0), 0);
+	assert_int_equal(add(t, &no_ra, 1), 0);
+	assert_null(traffic_recursion(t));
+	assert_int_equal(add(t, &offered, 2), TRAFFIC_NOTE_RECURSION_OFFERED);
+	assert_int_equal(add(t, &offered, 3), 0);       /* only the first is news */
+	r = traffic_recursion(t);
+	assert_non_null(r);
+	assert_string_equal(r->querier_text, "2001:db8::1");
+	assert_string_equal(r->server_text, "2001:db8::53");
+	assert_int_equal(r->querier_port, 5555);
+	assert_int_equal(r->qtype, 16);
+	assert_int_equal(r->rcode, 3);
+	assert_string_equal(r->qname, "bad\\010name");
+	s = rotate(t, 10);
+	assert_true(s->has_recursion);
+	assert_int_equal(s->c.recursion_offered, 2);
+	assert_string_equal(s->recursion.qname, "bad\\010name");
+	/* A new interval reports a new first one. */
+	assert_null(traffic_recursion(t));
+	assert_int_equal(add(t, &offered, 20), TRAFFIC_NOTE_RECURSION_OFFERED);
+	traffic_free(t);
+}
+
+/* ---- errors and totals ------------------------------------------------- */
+
+static void test_errors_and_totals(void **state)
+{
+	struct traffic *t = new_traffic(NULL);
+	const struct traffic_snapshot *s;
+	struct traffic_counters tot;
+
+	(void)state;
+	traffic_add_error(t, DNS_ERR_FORWARD_POINTER);
+	traffic_add_error(t, DNS_ERR_FORWARD_POINTER);
+	traffic_add_error(t, DNS_ERR_TRUNCATED_IP);
+	traffic_add_error(t, DNS_ERR_NOT_DNS_PORT);
+	traffic_add_error(t, DNS_OK);                   /* not an error: ignored */
+	traffic_add_error(t, _DNS_ERR_MAX);             /* out of range: ignored */
+	add(t, &(struct msg){ .src = "192.0.2.1", .dst = "192.0.2.53", .qname = "a" }, 0);
+	s = rotate(t, 1);
+	assert_int_equal(s->c.packets, 5);
+	assert_int_equal(s->c.malformed, 3);
+	assert_int_equal(s->c.ignored, 1);
+	assert_int_equal(s->c.by_reason[DNS_ERR_FORWARD_POINTER], 2);
+	assert_int_equal(s->c.by_reason[DNS_ERR_TRUNCATED_IP], 1);
+	assert_int_equal(s->c.by_reason[DNS_ERR_NOT_DNS_PORT], 1);
+
+	traffic_add_error(t, DNS_ERR_BAD_LABEL_TYPE);
+	add(t, &(struct msg){ .src = "192.0.2.1", .dst = "192.0.2.53", .qname = "b" }, 5);
+	traffic_totals(t, &tot);
+	assert_int_equal(tot.packets, 7);
+	assert_int_equal(tot.queries, 2);
+	assert_int_equal(tot.malformed, 4);
+	s = rotate(t, 6);
+	assert_int_equal(s->c.packets, 2);
+	assert_int_equal(s->c.queries, 1);
+	assert_int_equal(s->n_sources, 1);
+	assert_int_equal(s->sources[0].queries, 1);
+	assert_string_equal(s->qnames[0].qname, "b");
+	traffic_totals(t, &tot);
+	assert_int_equal(tot.packets, 7);
+	traffic_free(t);
+}
+
+static void test_empty_interval(void **state)
+{
+	struct traffic *t = new_traffic(NULL);
+	const struct traffic_snapshot *s = rotate(t, 0);
+
+	(void)state;
+	assert_int_equal(s->c.packets, 0);
+	assert_int_equal(s->n_sources, 0);
+	assert_int_equal(s->n_qnames, 0);
+	assert_int_equal(s->n_qtypes, 0);
+	assert_int_equal(s->sources_distinct, 0);
+	assert_false(s->has_recursion);
+	traffic_free(t);
+}
+
+static void test_addr_text(void **state)
+{
+	struct traffic_addr a = { .family = AF_INET6, .prefix_len = 56, .addr = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x12 } };
+	char text[TRAFFIC_ADDR_TEXT_MAX];
+
+	(void)state;
+	traffic_addr_to_text(&a, text);
+	assert_string_equal(text, "2001:db8:12::/56");
+	a = (struct traffic_addr){ .family = AF_INET, .prefix_len = 32, .addr = { 10, 53, 1, 2 } };
+	traffic_addr_to_text(&a, text);
+	assert_string_equal(text, "10.53.1.2");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_memory_cap),
+		cmocka_unit_test(test_sources_and_names),
+		cmocka_unit_test(test_rows_limit),
+		cmocka_unit_test(test_flood),
+		cmocka_unit_test(test_answers),
+		cmocka_unit_test(test_eviction),
+		cmocka_unit_test(test_no_response_tracking),
+		cmocka_unit_test(test_recursion),
+		cmocka_unit_test(test_errors_and_totals),
+		cmocka_unit_test(test_empty_interval),
+		cmocka_unit_test(test_addr_text),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
