@@ -15,7 +15,7 @@ static const struct cli_command commands[] = {
 	{ "apply", cmd_apply, "install the rules from the configuration, once", "[--dry-run | --verify]" },
 	{ "remove", cmd_remove, "delete the port53guard table (lifts the rule)", "" },
 	{ "status", cmd_status, "show what the running agent reports", "[--json]" },
-	{ "replay", cmd_replay, "run the traffic pipeline over a saved capture", "[--format summary|jsonl] FILE" },
+	{ "replay", cmd_replay, "run the traffic pipeline over a saved capture", "[--format summary|jsonl] [--rows N] FILE" },
 	{ "check-config", cmd_check_config, "validate the configuration and print the effective values", "" },
 	{ "version", cmd_version, "print the version and the libraries in use", "" },
 };
