@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,13 +51,16 @@ static void main_help(FILE *out)
 		CONFIG_DEFAULT_PATH);
 }
 
-void cli_help(const struct cli_command *cmd)
+static void command_help(const struct cli_command *cmd, const struct cli_option *opts, size_t n_opts)
 {
 	printf("Usage: port53guard [-c FILE] %s%s%s\n\n%s\n\n"
 	       "Options:\n"
 	       "  -c, --config FILE  main configuration file (default %s)\n"
 	       "  -h, --help         show this help\n",
 	       cmd->name, *cmd->usage ? " " : "", cmd->usage, cmd->summary, CONFIG_DEFAULT_PATH);
+	for (size_t i = 0; i < n_opts; i++)
+		if (opts[i].help && *opts[i].help)
+			printf("%s\n", opts[i].help);
 }
 
 void cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
@@ -70,18 +74,104 @@ void cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 	fprintf(stderr, "\nTry 'port53guard %s --help'.\n", cmd->name);
 }
 
-int cli_common_option(struct cli_ctx *ctx, const struct cli_command *cmd, int opt)
+#define CLI_MAX_OPTIONS 16
+
+/* getopt's tables: the common options, then the subcommand's own. */
+static int build_tables(const struct cli_option *opts, size_t n_opts, struct option *longopts,
+			char *shortopts, size_t shortlen)
 {
-	switch (opt) {
-	case 'h':
-		cli_help(cmd);
-		return 1;
-	case 'c':
-		ctx->config_path = optarg;
-		return 0;
-	default:
+	size_t n = 0, k;
+
+	if (n_opts > CLI_MAX_OPTIONS)
 		return -1;
+	longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[n++] = (struct option){ "config", required_argument, NULL, 'c' };
+	k = (size_t)snprintf(shortopts, shortlen, "+hc:");
+	for (size_t i = 0; i < n_opts; i++) {
+		longopts[n++] = opts[i].opt;
+		if (opts[i].opt.val < 'A' || opts[i].opt.val > 'z' || k + 3 >= shortlen)
+			continue;
+		shortopts[k++] = (char)opts[i].opt.val;
+		if (opts[i].opt.has_arg == required_argument)
+			shortopts[k++] = ':';
 	}
+	shortopts[k] = '\0';
+	longopts[n] = (struct option){ 0 };
+	return 0;
+}
+
+static const struct cli_option *find_option(const struct cli_option *opts, size_t n_opts, int key)
+{
+	for (size_t i = 0; i < n_opts; i++)
+		if (opts[i].opt.val == key)
+			return &opts[i];
+	return NULL;
+}
+
+int cli_parse(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv,
+	      const struct cli_option *opts, size_t n_opts, cli_option_fn fn, void *userdata,
+	      int min_args, int max_args)
+{
+	struct option longopts[CLI_MAX_OPTIONS + 3];
+	char shortopts[2 * CLI_MAX_OPTIONS + 8];
+	const struct cli_option *o;
+	int key;
+
+	if (build_tables(opts, n_opts, longopts, shortopts, sizeof(shortopts)) < 0)
+		return EXIT_ERROR;
+	while ((key = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (key == 'h') {
+			command_help(cmd, opts, n_opts);
+			return EXIT_OK;
+		}
+		if (key == 'c') {
+			ctx->config_path = optarg;
+			continue;
+		}
+		o = find_option(opts, n_opts, key);
+		if (!o) {
+			cli_usage_error(cmd, "unknown option");
+			return EXIT_USAGE;
+		}
+		if (fn(key, optarg, userdata) < 0) {
+			if (optarg)
+				cli_usage_error(cmd, "invalid value '%s' for --%s", optarg, o->opt.name);
+			else
+				cli_usage_error(cmd, "--%s cannot be used here", o->opt.name);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind < min_args) {
+		cli_usage_error(cmd, "missing argument");
+		return EXIT_USAGE;
+	}
+	if (argc - optind > max_args) {
+		cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + max_args]);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+int cli_option_set_bool(int key, const char *arg, void *userdata)
+{
+	(void)key;
+	(void)arg;
+	*(bool *)userdata = true;
+	return 0;
+}
+
+static int no_option(int key, const char *arg, void *userdata)
+{
+	(void)key;
+	(void)arg;
+	(void)userdata;
+	return -1;
+}
+
+int cli_parse_simple(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv,
+		     int max_args)
+{
+	return cli_parse(ctx, cmd, argc, argv, NULL, 0, no_option, NULL, 0, max_args);
 }
 
 int cli_load_config(const struct cli_ctx *ctx, struct config **ret)
@@ -145,26 +235,4 @@ int cli_main(int argc, char **argv)
 	argv += optind;
 	optind = 0;     /* glibc: 0 re-initialises getopt for the subcommand */
 	return cmd->run(&ctx, argc, argv);
-}
-
-int cli_parse_simple(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv,
-		     int max_args)
-{
-	static const struct option longopts[] = { CLI_COMMON_LONGOPTS, { 0 } };
-	int opt, r;
-
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-		r = cli_common_option(ctx, cmd, opt);
-		if (r == 1)
-			return EXIT_OK;
-		if (r < 0) {
-			cli_usage_error(cmd, "unknown option");
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind > max_args) {
-		cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + max_args]);
-		return EXIT_USAGE;
-	}
-	return -1;
 }

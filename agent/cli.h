@@ -2,6 +2,7 @@
 #pragma once
 
 #include <getopt.h>
+#include <stddef.h>
 
 struct config;
 
@@ -17,11 +18,6 @@ struct cli_ctx {
 	const char *config_path;        /* -c/--config, NULL for the default */
 };
 
-/* Options every subcommand takes; handle them with cli_common_option(). */
-#define CLI_COMMON_LONGOPTS \
-	{ "help", no_argument, NULL, 'h' }, \
-	{ "config", required_argument, NULL, 'c' }
-#define CLI_COMMON_SHORTOPTS "+hc:"
 
 struct cli_command {
 	const char *name;
@@ -34,13 +30,8 @@ struct cli_command {
  * the process exit code. */
 int cli_main(int argc, char **argv);
 
-/* For subcommands: handles -h and -c from CLI_COMMON_*; returns 1 when the
- * option was one of them and help was printed (the caller exits 0), 0 when
- * handled, -1 when the option is not a common one. */
-int cli_common_option(struct cli_ctx *ctx, const struct cli_command *cmd, int opt);
 void cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-void cli_help(const struct cli_command *cmd);
 
 /* Loads the configuration for a subcommand; on error prints one line to
  * stderr naming file, line, key and value, and returns a negative errno. */
@@ -62,8 +53,29 @@ int cmd_version(struct cli_ctx *ctx, int argc, char **argv);
 /* For a subcommand whose part is not built: prints so, returns EXIT_USAGE. */
 int cli_not_available(const char *name);
 
-/* For subcommands that take only the common options and up to max_args
- * operands: returns -1 to go on (operands start at argv[optind]), or the
- * exit code to return at once (help shown, or a usage error). */
+/* One option of a subcommand's own: its getopt entry (val is the key
+ * handed to the callback; a letter also makes it a short option) and the
+ * line --help shows for it. */
+struct cli_option {
+	struct option opt;
+	const char *help;
+};
+
+/* Called for each of the subcommand's own options; returns 0, or a
+ * negative number after which cli_parse reports a bad value for it. */
+typedef int (*cli_option_fn)(int key, const char *arg, void *userdata);
+
+/* Parses the common options and the subcommand's own, then checks that
+ * between min_args and max_args operands follow. Returns -1 to go on
+ * (operands start at argv[optind]), or the exit code to return at once
+ * (help shown, or a usage error printed). */
+int cli_parse(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv,
+	      const struct cli_option *opts, size_t n_opts, cli_option_fn fn, void *userdata,
+	      int min_args, int max_args);
+
+/* A cli_option_fn for a single flag: sets the bool userdata points to. */
+int cli_option_set_bool(int key, const char *arg, void *userdata);
+
+/* cli_parse without options of the subcommand's own. */
 int cli_parse_simple(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv,
 		     int max_args);

@@ -109,46 +109,24 @@ static int do_verify(const struct ruleset *rs)
 	return r == 0 ? EXIT_OK : EXIT_ATTENTION;
 }
 
-static void apply_help(const struct cli_command *cmd)
-{
-	cli_help(cmd);
-	printf("  -n, --dry-run      print the table in nft syntax; change nothing\n"
-	       "      --verify       compare the live table with the configuration and print\n"
-	       "                     its counters; exit 3 when it is missing or differs\n");
-}
+static const struct cli_option apply_options[] = {
+	{ { "dry-run", no_argument, NULL, 'n' },
+	  "  -n, --dry-run      print the table in nft syntax; change nothing" },
+	{ { "verify", no_argument, NULL, 'v' },
+	  "      --verify       compare the live table with the configuration and print\n"
+	  "                     its counters; exit 3 when it is missing or differs" },
+};
 
-static int parse_apply_args(struct cli_ctx *ctx, const struct cli_command *cmd, int argc,
-			    char **argv, enum apply_mode *mode)
+/* --dry-run and --verify exclude each other: the second one is refused. */
+static int apply_option(int key, const char *arg, void *userdata)
 {
-	static const struct option longopts[] = {
-		CLI_COMMON_LONGOPTS,
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "verify", no_argument, NULL, 'v' },
-		{ 0 },
-	};
-	int opt;
+	enum apply_mode *mode = userdata;
 
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "n", longopts, NULL)) != -1) {
-		if (opt == 'h') {
-			apply_help(cmd);
-			return EXIT_OK;
-		}
-		if (opt == 'n' || opt == 'v') {
-			if (*mode != APPLY_INSTALL) {
-				cli_usage_error(cmd, "--dry-run and --verify exclude each other");
-				return EXIT_USAGE;
-			}
-			*mode = opt == 'n' ? APPLY_DRY_RUN : APPLY_VERIFY;
-		} else if (cli_common_option(ctx, cmd, opt) < 0) {
-			cli_usage_error(cmd, "unknown option");
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-		return EXIT_USAGE;
-	}
-	return -1;
+	(void)arg;
+	if (*mode != APPLY_INSTALL)
+		return -1;
+	*mode = key == 'n' ? APPLY_DRY_RUN : APPLY_VERIFY;
+	return 0;
 }
 
 int cmd_apply(struct cli_ctx *ctx, int argc, char **argv)
@@ -159,7 +137,7 @@ int cmd_apply(struct cli_ctx *ctx, int argc, char **argv)
 	struct ruleset *rs;
 	struct config *c;
 	char err[512] = "";
-	int r = parse_apply_args(ctx, cmd, argc, argv, &mode);
+	int r = cli_parse(ctx, cmd, argc, argv, apply_options, 2, apply_option, &mode, 0, 0);
 
 	if (r >= 0)
 		return r;

@@ -41,46 +41,39 @@ struct replay {
 	struct dns_packet pkt;          /* ~1.5 KiB: kept off the stack of the loop */
 };
 
+static const struct cli_option replay_options[] = {
+	{ { "format", required_argument, NULL, 'f' },
+	  "  -f, --format FMT   summary (default) or jsonl: one JSON object per DNS message" },
+	{ { "rows", required_argument, NULL, 'n' },
+	  "  -n, --rows N       rows per list in the summary (1 to 1000, default 10)" },
+};
+
+static int replay_option(int key, const char *arg, void *userdata)
+{
+	struct replay *rp = userdata;
+	unsigned long v;
+	char *end;
+
+	if (key == 'f') {
+		if (strcmp(arg, "summary") != 0 && strcmp(arg, "jsonl") != 0)
+			return -1;
+		rp->format = arg[0] == 'j' ? REPLAY_JSONL : REPLAY_SUMMARY;
+		return 0;
+	}
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || *end != '\0' || v == 0 || v > TRAFFIC_ROWS_MAX)
+		return -1;
+	rp->rows = (unsigned)v;
+	return 0;
+}
+
 static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct replay *rp)
 {
-	static const struct option longopts[] = {
-		CLI_COMMON_LONGOPTS,
-		{ "format", required_argument, NULL, 'f' },
-		{ "rows", required_argument, NULL, 'n' },
-		{ 0 },
-	};
-	const struct cli_command *cmd = cli_find("replay");
-	char *end;
-	int opt, r;
+	int r = cli_parse(ctx, cli_find("replay"), argc, argv, replay_options, 2, replay_option, rp, 1, 1);
 
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "f:n:", longopts, NULL)) != -1) {
-		r = cli_common_option(ctx, cmd, opt);
-		if (r == 1)
-			return EXIT_OK;
-		if (r == 0)
-			continue;
-		if (opt == 'f' && (strcmp(optarg, "summary") == 0 || strcmp(optarg, "jsonl") == 0)) {
-			rp->format = optarg[0] == 'j' ? REPLAY_JSONL : REPLAY_SUMMARY;
-			continue;
-		}
-		if (opt == 'n') {
-			errno = 0;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (errno == 0 && *end == '\0' && v > 0 && v <= TRAFFIC_ROWS_MAX) {
-				rp->rows = (unsigned)v;
-				continue;
-			}
-		}
-		if (opt == 'f' || opt == 'n')
-			cli_usage_error(cmd, "invalid value '%s' for --%s", optarg, opt == 'f' ? "format" : "rows");
-		else
-			cli_usage_error(cmd, "unknown option");
-		return EXIT_USAGE;
-	}
-	if (argc - optind != 1) {
-		cli_usage_error(cmd, argc - optind ? "one capture file, please" : "missing capture file");
-		return EXIT_USAGE;
-	}
+	if (r >= 0)
+		return r;
 	rp->path = argv[optind];
 	return -1;
 }

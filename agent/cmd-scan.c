@@ -390,30 +390,13 @@ static int scan_report(const struct listener_set *s, bool json)
 	return c.public ? EXIT_ATTENTION : EXIT_OK;
 }
 
+static const struct cli_option scan_options[] = {
+	{ { "json", no_argument, NULL, 'j' }, "  -j, --json         a stable machine format (version 1)" },
+};
+
 static int scan_parse(struct cli_ctx *ctx, int argc, char **argv, bool *json)
 {
-	static const struct option longopts[] = { CLI_COMMON_LONGOPTS, { "json", no_argument, NULL, 'j' }, { 0 } };
-	const struct cli_command *cmd = cli_find("scan");
-	int opt, r;
-
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-		if (opt == 'j') {
-			*json = true;
-			continue;
-		}
-		r = cli_common_option(ctx, cmd, opt);
-		if (r == 1)
-			return EXIT_OK;
-		if (r < 0) {
-			cli_usage_error(cmd, "unknown option");
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-		return EXIT_USAGE;
-	}
-	return -1;
+	return cli_parse(ctx, cli_find("scan"), argc, argv, scan_options, 1, cli_option_set_bool, json, 0, 0);
 }
 
 int cmd_scan(struct cli_ctx *ctx, int argc, char **argv)

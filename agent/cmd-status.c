@@ -146,35 +146,23 @@ static int status_exit_code(json_t *root, bool running)
 	return EXIT_OK;
 }
 
+static const struct cli_option status_options[] = {
+	{ { "json", no_argument, NULL, 'j' }, "  -j, --json         the status file as JSON, with \"running\" added" },
+};
+
 int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = { CLI_COMMON_LONGOPTS, { "json", no_argument, NULL, 'j' }, { 0 } };
-	const struct cli_command *cmd = cli_find("status");
 	const char *why = NULL;
 	struct config *c;
 	json_error_t jerr;
 	bool json = false, running;
 	json_t *root;
 	char *text;
-	int opt, r;
+	int r;
 
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "j", longopts, NULL)) != -1) {
-		if (opt == 'j') {
-			json = true;
-			continue;
-		}
-		r = cli_common_option(ctx, cmd, opt);
-		if (r == 1)
-			return EXIT_OK;
-		if (r < 0) {
-			cli_usage_error(cmd, "unknown option");
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-		return EXIT_USAGE;
-	}
+	r = cli_parse(ctx, cli_find("status"), argc, argv, status_options, 1, cli_option_set_bool, &json, 0, 0);
+	if (r >= 0)
+		return r;
 	if (cli_load_config(ctx, &c) < 0)
 		return EXIT_ERROR;
 	r = fileio_read_small(c->status_file, STATUS_MAX_BYTES, &text, NULL);

@@ -67,18 +67,28 @@ const char *config_key_name(enum config_key k)
 	return keys[k].name;
 }
 
+/* Copies what fits; an error line with a cut path or value still says
+ * where and what. */
+static void copy_cut(char *dst, size_t size, const char *src)
+{
+	size_t n = src ? strnlen(src, size - 1) : 0;
+
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
+}
+
 static void set_error(struct config_error *err, const char *file, unsigned line, const char *section,
 		      const char *key, const char *value, const char *message)
 {
 	if (!err)
 		return;
 	memset(err, 0, sizeof(*err));
-	snprintf(err->file, sizeof(err->file), "%s", file ? file : "");
+	copy_cut(err->file, sizeof(err->file), file);
 	err->line = line;
-	snprintf(err->section, sizeof(err->section), "%s", section ? section : "");
-	snprintf(err->key, sizeof(err->key), "%s", key ? key : "");
-	snprintf(err->value, sizeof(err->value), "%s", value ? value : "");
-	snprintf(err->message, sizeof(err->message), "%s", message);
+	copy_cut(err->section, sizeof(err->section), section);
+	copy_cut(err->key, sizeof(err->key), key);
+	copy_cut(err->value, sizeof(err->value), value);
+	copy_cut(err->message, sizeof(err->message), message);
 }
 
 /* ---- value parsers: each returns 0 or fills msg and returns -EINVAL ---- */

@@ -404,7 +404,7 @@ static int iftable_dump(struct listeners_iftable *t)
 {
 	char buf[128];
 	struct ift_ctx c = { .t = t };
-	struct mnl_socket *nl;
+	struct mnl_socket *nl = NULL;
 	struct nlmsghdr *nlh;
 	int r;
 

@@ -332,7 +332,7 @@ static int read_small(int dirfd, const char *rel, char *buf, size_t size, size_t
 static char *read_comm(int pidfd)
 {
 	char buf[64];
-	size_t len;
+	size_t len = 0;
 	bool full;
 
 	if (read_small(pidfd, "comm", buf, sizeof(buf), &len, &full) < 0)
@@ -359,7 +359,7 @@ static char *read_exe(int pidfd)
 static int read_cgroup(int pidfd, struct procmap_owner *o)
 {
 	char *buf, *path = NULL;
-	size_t len;
+	size_t len = 0;
 	bool full;
 	int r;
 

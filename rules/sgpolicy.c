@@ -216,7 +216,7 @@ static int read_references(const struct parser *ps, json_t *obj, char *buf, size
 		  "service template group" },
 		{ NULL, "SecurityGroupId", "SecurityGroupId", "security group" },
 	};
-	const char *id;
+	const char *id = NULL;
 	int r;
 
 	buf[0] = '\0';
@@ -317,7 +317,7 @@ static const char *parse_ports(const char *s, bool *ret_dns)
  * writes "" or "ALL" and nothing there can reach port 53. */
 static int read_port(const struct parser *ps, json_t *obj, struct sgpolicy_entry *e)
 {
-	const char *s, *why;
+	const char *s = NULL, *why;
 	int r = opt_string(ps, obj, "Port", "Port", &s);
 
 	if (r < 0)
