@@ -148,8 +148,12 @@ static void on_tick(struct daemon *d)
 
 	while (read(d->tickfd, &expirations, sizeof(expirations)) == sizeof(expirations))
 		;
-	if (d->watchdog_usec)
+	/* Four pings per watchdog period: late enough to mean the loop is
+	 * alive, early enough to survive one slow turn. */
+	if (d->watchdog_usec && d->now_ms >= d->next_watchdog_ms) {
 		sd_notify(0, "WATCHDOG=1");
+		d->next_watchdog_ms = d->now_ms + d->watchdog_usec / 4000u;
+	}
 	enforce_tick(d);
 	observe_tick(d);
 	report_tick(d);

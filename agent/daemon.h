@@ -25,6 +25,7 @@ struct daemon {
 	int epfd, sigfd, tickfd;
 	bool stop;
 	uint64_t watchdog_usec;
+	uint64_t next_watchdog_ms;
 	uint64_t start_mono_ms;
 	time_t start_wall;
 	uint64_t now_ms;                        /* monotonic, updated each loop turn */

@@ -44,12 +44,17 @@ static void choose_table_flags(struct daemon *d)
 	d->table_flags = 0;
 	if (r == 0 && (supported & NFT_APPLY_OWNER) && (supported & NFT_APPLY_PERSIST) && d->config->table_owner)
 		d->table_flags = NFT_APPLY_OWNER | NFT_APPLY_PERSIST;
-	log_info("table_flags", LOG_STR("owner", r < 0 ? "unknown" : supported & NFT_APPLY_OWNER ? "supported" : "unsupported"),
-		 LOG_STR("persist", r < 0 ? "unknown" : supported & NFT_APPLY_PERSIST ? "supported" : "unsupported"),
+	if (r < 0) {
+		log_warning("table_flags", LOG_STR("owner", "unknown"), LOG_STR("persist", "unknown"),
+			    LOG_STR("used", "none"), LOG_STR("error", err[0] ? err : strerror(-r)),
+			    LOG_STR("effect", "changes by others are detected and repaired"));
+		return;
+	}
+	log_info("table_flags", LOG_STR("owner", supported & NFT_APPLY_OWNER ? "supported" : "unsupported"),
+		 LOG_STR("persist", supported & NFT_APPLY_PERSIST ? "supported" : "unsupported"),
 		 LOG_STR("used", flags_text(d->table_flags)),
 		 LOG_STR("effect", d->table_flags ? "other processes cannot change or flush the table"
-			 : "changes by others are detected and repaired"),
-		 LOG_STR("error", r < 0 ? err : ""));
+			 : "changes by others are detected and repaired"));
 }
 
 int enforce_open(struct daemon *d)
