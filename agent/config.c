@@ -91,6 +91,16 @@ static void set_error(struct config_error *err, const char *file, unsigned line,
 	copy_cut(err->message, sizeof(err->message), message);
 }
 
+/* Makes room for element n of an array that only ever grows through here:
+ * the capacity is the next power of two, so n appends cost O(n) copies,
+ * not O(n^2) (a 50,000-address allowlist is a real configuration). */
+static void *grow_for(void *array, size_t n, size_t size)
+{
+	if (n & (n - 1))
+		return array;
+	return reallocarray(array, n ? n * 2 : 1, size);
+}
+
 /* ---- value parsers: each returns 0 or fills msg and returns -EINVAL ---- */
 
 static int parse_bool(const char *v, bool *ret, char *msg, size_t ml)
@@ -236,11 +246,11 @@ static int add_cidr(const char *item, void *u)
 				    r == -ERANGE ? "has a prefix length out of range" :
 				    "is not an IPv4 or IPv6 address or CIDR");
 	}
-	p = reallocarray(x->c->allow, x->c->n_allow + 1, sizeof(*p));
+	p = grow_for(x->c->allow, x->c->n_allow, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p[x->c->n_allow++] = cidr;
 	x->c->allow = p;
+	p[x->c->n_allow++] = cidr;
 	return 0;
 }
 
@@ -265,7 +275,7 @@ static int add_ifname(const char *item, void *u)
 			snprintf(x->msg, x->ml, "interface name holds a control or non-ASCII byte");
 			return -EINVAL;
 		}
-	p = reallocarray(x->names, x->n + 1, sizeof(*p));
+	p = grow_for(x->names, x->n, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	x->names = p;
@@ -306,7 +316,7 @@ static int parse_ifnames(struct config *c, const char *v, bool append, bool any_
 		*n = 0;
 	}
 	for (size_t i = 0; i < x.n; i++) {
-		char **p = reallocarray(*names, *n + 1, sizeof(*p));
+		char **p = grow_for(*names, *n, sizeof(*p));
 
 		if (!p) {
 			free_strv(x.names + i, x.n - i);
@@ -314,7 +324,7 @@ static int parse_ifnames(struct config *c, const char *v, bool append, bool any_
 			return -ENOMEM;
 		}
 		*names = p;
-		(*names)[(*n)++] = x.names[i];
+		p[(*n)++] = x.names[i];
 	}
 	free(x.names);
 	return 0;
@@ -613,7 +623,7 @@ static int handler(void *user, const char *section, const char *name, const char
 
 static int remember_file(struct config *c, const char *name, const char **ret)
 {
-	char **p = reallocarray(c->files, c->n_files + 1, sizeof(*p));
+	char **p = grow_for(c->files, c->n_files, sizeof(*p));
 
 	if (!p)
 		return -ENOMEM;

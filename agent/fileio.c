@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +24,19 @@ static int open_parent(const char *path, const char **ret_name)
 	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		bool made = mkdir(dir, 0755) == 0;
+
+		if (!made && errno != EEXIST)
 			return -errno;
 		fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		/* The umask would narrow 0755 (to 0700 under umask 077) and
+		 * the files inside are meant for every reader. */
+		if (fd >= 0 && made && fchmod(fd, 0755) < 0) {
+			int r = -errno;
+
+			close(fd);
+			return r;
+		}
 	}
 	if (fd < 0)
 		return errno == ENOTDIR ? -ELOOP : -errno;
@@ -90,7 +101,9 @@ int fileio_read_small(const char *path, size_t max, char **ret, size_t *ret_len)
 	size_t len = 0;
 	int fd, r = 0;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO planted at path would otherwise wait
+	 * for a writer forever; a regular file reads the same either way. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0)

@@ -163,7 +163,13 @@ static void escape_into(struct sbuf *b, const char *s, size_t len, bool text, bo
 			sb_puts(b, "\\\\");
 			quote = true;
 		} else if (!text) {
-			sb_putc(b, (char)c);
+			/* JSON could say \u0000, but most readers (jansson among
+			 * them) refuse it: spell NUL like an invalid byte. */
+			if (c == 0) {
+				sb_hex(b, c);
+			} else {
+				sb_putc(b, (char)c);
+			}
 		} else if (c == '"') {
 			sb_puts(b, "\\\"");
 			quote = true;

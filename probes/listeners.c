@@ -126,12 +126,13 @@ size_t listeners_bytecode_port(uint8_t *buf, uint16_t port)
 		.yes = LISTENERS_BYTECODE_SIZE,
 		.no = LISTENERS_BYTECODE_SIZE + 4,
 	};
-	struct inet_diag_hostcond cond = {
-		.family = AF_UNSPEC,    /* any address of either family */
-		.prefix_len = 0,
-		.port = port,
-	};
+	struct inet_diag_hostcond cond;
 
+	/* The struct has padding, and all of it goes to the kernel. */
+	memset(&cond, 0, sizeof(cond));
+	cond.family = AF_UNSPEC;        /* any address of either family */
+	cond.prefix_len = 0;
+	cond.port = port;
 	memcpy(buf, &op, sizeof(op));
 	memcpy(buf + sizeof(op), &cond, sizeof(cond));
 	return sizeof(op) + sizeof(cond);

@@ -153,11 +153,16 @@ static int batch_reserve(struct batch *b)
 	char *buf;
 
 	if (b->cap - b->len < MSG_ROOM) {
-		buf = realloc(b->buf, b->cap * 2 + MSG_ROOM * 2);
+		size_t cap = b->cap * 2 + MSG_ROOM * 2;
+
+		buf = realloc(b->buf, cap);
 		if (!buf)
 			return -ENOMEM;
+		/* libmnl leaves attribute padding as it finds it: zeroed memory
+		 * keeps stale heap bytes out of what the kernel is sent. */
+		memset(buf + b->cap, 0, cap - b->cap);
 		b->buf = buf;
-		b->cap = b->cap * 2 + MSG_ROOM * 2;
+		b->cap = cap;
 	}
 	if (b->n == b->cap_msgs) {
 		m = realloc(b->msgs, (b->cap_msgs * 2 + 16) * sizeof(*m));
@@ -1084,7 +1089,7 @@ static int gen_cb(const struct nlmsghdr *nlh, void *data)
 
 static int read_gen(struct nft_handle *h, uint32_t *ret)
 {
-	char buf[256];
+	char buf[256] = { 0 };      /* padding is sent as is */
 
 	return nl_talk(h, req_hdr(buf, NFT_MSG_GETGEN, false), gen_cb, ret);
 }
@@ -1104,7 +1109,7 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 
 static int read_table(struct nft_handle *h, struct nft_live *live)
 {
-	char buf[512];
+	char buf[512] = { 0 };      /* padding is sent as is */
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *nlh = req_hdr(buf, NFT_MSG_GETTABLE, false);
 
@@ -1156,7 +1161,7 @@ out:
 
 static int read_chains(struct nft_handle *h, struct nft_live *live)
 {
-	char buf[256];
+	char buf[256] = { 0 };      /* padding is sent as is */
 
 	/* Chain dumps cannot be narrowed to a table; chain_cb filters. */
 	return nl_talk(h, req_hdr(buf, NFT_MSG_GETCHAIN, true), chain_cb, live);
@@ -1193,7 +1198,7 @@ out:
 
 static int read_sets(struct nft_handle *h, struct nft_live *live)
 {
-	char buf[512];
+	char buf[512] = { 0 };      /* padding is sent as is */
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nlmsghdr *nlh = req_hdr(buf, NFT_MSG_GETSET, true);
 
@@ -1306,7 +1311,7 @@ static int collect_keys(struct nftnl_set *s, size_t len, struct key **ret, size_
 
 static int read_elems(struct nft_handle *h, struct nft_live_set *ls)
 {
-	char buf[512];
+	char buf[512] = { 0 };      /* padding is sent as is */
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nlmsghdr *nlh = req_hdr(buf, NFT_MSG_GETSETELEM, true);
 	size_t len = ls->key_len == 4 ? 4 : 16, n = 0;
@@ -1428,7 +1433,7 @@ out:
 
 static int read_rules(struct nft_handle *h, struct nft_live *live)
 {
-	char buf[512];
+	char buf[512] = { 0 };      /* padding is sent as is */
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	struct nlmsghdr *nlh = req_hdr(buf, NFT_MSG_GETRULE, true);
 
