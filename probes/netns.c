@@ -184,7 +184,9 @@ static int netns_list_new(struct netns_list **ret, size_t *cap, struct stat *sel
 	return 0;
 }
 
-int netns_enumerate(struct netns_list **ret)
+/* The own namespace plus, with all, every other one found under /run/netns
+ * and /proc; without, /run/netns is read only to name the own namespace. */
+static int netns_list(bool all, struct netns_list **ret)
 {
 	struct netns_list *l;
 	struct stat self;
@@ -194,8 +196,8 @@ int netns_enumerate(struct netns_list **ret)
 	r = netns_list_new(&l, &cap, &self);
 	if (r < 0)
 		return r;
-	r = netns_scan_run(l, &cap, self.st_dev, NULL);
-	if (r >= 0)
+	r = netns_scan_run(l, &cap, self.st_dev, all ? NULL : &l->self_inode);
+	if (r >= 0 && all)
 		r = netns_scan_proc(l, &cap, self.st_dev);
 	if (r < 0) {
 		netns_list_free(l);
@@ -205,23 +207,14 @@ int netns_enumerate(struct netns_list **ret)
 	return 0;
 }
 
+int netns_enumerate(struct netns_list **ret)
+{
+	return netns_list(true, ret);
+}
+
 int netns_list_self(struct netns_list **ret)
 {
-	struct netns_list *l;
-	struct stat self;
-	size_t cap;
-	int r;
-
-	r = netns_list_new(&l, &cap, &self);
-	if (r < 0)
-		return r;
-	r = netns_scan_run(l, &cap, self.st_dev, &l->self_inode);
-	if (r < 0) {
-		netns_list_free(l);
-		return r;
-	}
-	*ret = l;
-	return 0;
+	return netns_list(false, ret);
 }
 
 /* Opens e and checks it still is the namespace that was listed. */
