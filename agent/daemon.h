@@ -94,6 +94,8 @@ void observe_close(struct daemon *d);
 void observe_on_fd(struct daemon *d, int fd);
 void observe_tick(struct daemon *d);
 void observe_summary(struct daemon *d);
+/* Copies traffic and capture totals into d: only when they are reported. */
+void observe_update_counters(struct daemon *d);
 
 /* report.c (see report.h) */
 void report_tick(struct daemon *d);

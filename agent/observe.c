@@ -12,6 +12,7 @@
 #include "dns.h"
 #include "listeners.h"
 #include "report.h"
+#include "ruleset.h"
 #include "traffic.h"
 
 /* Ring blocks read per wake-up: bounds the time one busy handle holds the
@@ -70,12 +71,13 @@ static void close_capture(struct daemon *d)
 	d->capture = NULL;
 }
 
-static bool allowlisted(const struct config *c, const struct dns_packet *p)
+/* On the per-packet path: the allowlist as the ruleset merged it, searched
+ * in O(log n) rather than walking every configured CIDR. */
+static bool allowlisted(const struct daemon *d, const struct dns_packet *p)
 {
-	for (size_t i = 0; i < c->n_allow; i++)
-		if (cidr_contains(&c->allow[i], p->family, p->src))
-			return true;
-	return false;
+	enum ruleset_set_id id = p->family == AF_INET ? RULESET_SET_ALLOW4 : RULESET_SET_ALLOW6;
+
+	return d->ruleset && ruleset_set_contains(&d->ruleset->sets[id], p->src);
 }
 
 static void packet_source_text(const struct dns_packet *p, char *buf, size_t len)
@@ -88,7 +90,7 @@ static void on_query(struct daemon *d, const struct dns_packet *p)
 {
 	char src[INET6_ADDRSTRLEN], trigger[160];
 
-	if (allowlisted(d->config, p)) {
+	if (allowlisted(d, p)) {
 		d->queries_allowed++;
 		return;
 	}
@@ -299,7 +301,7 @@ void observe_close(struct daemon *d)
 	d->listeners = NULL;
 }
 
-static void update_counters(struct daemon *d)
+void observe_update_counters(struct daemon *d)
 {
 	struct traffic_counters tc;
 	struct capture_stats cs;
@@ -320,7 +322,6 @@ void observe_tick(struct daemon *d)
 {
 	if (d->now_ms >= d->next_rescan_ms)
 		rescan(d);
-	update_counters(d);
 }
 
 static void log_sources(struct daemon *d, const struct traffic_snapshot *s)
@@ -352,7 +353,7 @@ void observe_summary(struct daemon *d)
 	struct timespec now;
 	const struct traffic_snapshot *s;
 
-	update_counters(d);
+	observe_update_counters(d);
 	if (d->capture_drops > d->capture_drops_reported) {
 		log_warning("capture_drops", LOG_UINT("dropped", d->capture_drops - d->capture_drops_reported),
 			    LOG_UINT("dropped_total", d->capture_drops), LOG_UINT("received_total", d->capture_received),

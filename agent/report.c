@@ -132,6 +132,7 @@ static void write_status(struct daemon *d)
 
 void report_write_now(struct daemon *d)
 {
+	observe_update_counters(d);
 	write_status(d);
 	if (d->config->metrics_file)
 		report_write_metrics(d);

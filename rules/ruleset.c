@@ -476,3 +476,20 @@ void ruleset_free(struct ruleset *rs)
 	free(rs->rules);
 	free(rs);
 }
+
+bool ruleset_set_contains(const struct ruleset_set *s, const uint8_t *addr)
+{
+	size_t len = s->family == AF_INET ? 4 : 16, lo = 0, hi = s->n_ranges;
+
+	/* The ranges are sorted and disjoint: find the last one starting at or
+	 * below addr and check that it reaches it. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(s->ranges[mid].start, addr, len) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && memcmp(s->ranges[lo - 1].end, addr, len) >= 0;
+}

@@ -133,6 +133,10 @@ int ruleset_merge(const struct cidr *in, size_t n, int family, struct ruleset_ra
  * kernel, so they compare with ruleset_merge()'s. */
 size_t ruleset_normalize(struct ruleset_range *r, size_t n, int family);
 
+/* Whether addr (4 or 16 bytes as the set's family, network order) lies in
+ * one of the set's ranges: a binary search, cheap enough for every packet. */
+bool ruleset_set_contains(const struct ruleset_set *s, const uint8_t *addr);
+
 /* Whether the range is exactly one prefix; *ret (optional) gets it. */
 bool ruleset_range_prefix(int family, const struct ruleset_range *r, struct cidr *ret);
 

@@ -179,6 +179,20 @@ static void check_against_brute_force(int family, const char *base)
 		memset(got + s, 1, e - s + 1);
 	}
 	assert_memory_equal(got, want, WINDOW);
+
+	/* The per-packet lookup agrees with the brute force at every address
+	 * of the window, and nothing just below or above it is inside. */
+	struct ruleset_set set = { .family = family, .ranges = r, .n_ranges = m };
+	uint8_t addr[16] = { 0 };
+
+	assert_int_equal(inet_pton(family, base, addr), 1);
+	for (uint32_t off = 0; off < WINDOW; off++) {
+		put_offset(addr, len, off);
+		assert_int_equal(ruleset_set_contains(&set, addr), want[off]);
+	}
+	addr[len - 4] ^= 0x01;
+	assert_false(ruleset_set_contains(&set, addr));
+	assert_false(ruleset_set_contains(&(struct ruleset_set){ .family = family }, addr));
 	free(r);
 	free(got);
 	free(want);
