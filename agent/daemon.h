@@ -62,6 +62,13 @@ struct daemon {
 	size_t n_top_sources;
 	uint64_t sources_suppressed;
 
+	/* Facts the compliance verdict reads; each has one writer. */
+	bool config_fallback;                   /* enforce: the rules in force are not the configured ones */
+	char fallback_reason[192];              /* enforce: which rules are in force and why */
+	unsigned listeners_unfiltered;          /* observe: public listeners out of the host rule's reach */
+	time_t recursion_offered_last;          /* observe: last recursive answer to an outside client, 0: none */
+	char capture_missing[256];              /* observe: capture interfaces that could not be opened */
+
 	/* report: summary, status and metrics files */
 	uint64_t next_summary_ms;
 	uint64_t next_status_ms;
