@@ -13,6 +13,7 @@ struct monitor;
 struct listener_set;
 struct capture;
 struct traffic;
+struct links;
 
 #define DAEMON_TABLE "port53guard"
 #define DAEMON_MAX_CAPTURE_FDS 64
@@ -32,6 +33,7 @@ struct daemon {
 
 	/* enforce: rules, drift repair */
 	struct nft_handle *nft;
+	struct links *links;                    /* interfaces and local addresses (enforce opens it) */
 	struct monitor *monitor;
 	struct ruleset *ruleset;
 	unsigned table_flags;                   /* NFT_TABLE_F_* used for our table */

@@ -73,6 +73,9 @@ struct listener {
 	uint64_t cgroup_id;             /* cgroup v2 id (kernel >= 5.7) */
 	enum listener_exposure exposure;
 	char via[IF_NAMESIZE];          /* interface the exposure was decided by, "" for none */
+	/* Public in another namespace that has a link of its own (macvlan,
+	 * ipvlan, a moved NIC): the host's prerouting hook never sees it. */
+	bool unfiltered;
 	struct procmap_owner owner;     /* status PROCMAP_UNKNOWN when owners were not asked for */
 };
 

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * The interfaces and addresses of the caller's network namespace, kept
+ * current from rtnetlink (RTMGRP_LINK, RTMGRP_IPV4_IFADDR,
+ * RTMGRP_IPV6_IFADDR), and which interfaces are host-internal: the
+ * networks the host runs for its own containers and VMs, whose traffic a
+ * cloud security group never sees.
+ *
+ * "Host-internal" is listeners_iface_virtual(): a virtual kind (bridge,
+ * veth, tun, dummy, vxlan, ...), and for a bridge no NIC, bond or vlan
+ * among its ports. An interface the table does not know yet is not
+ * internal: what is not classified is treated as outside.
+ *
+ * For an epoll loop: links_fd() becomes readable on a change and
+ * links_process() folds the events in (after a lost event, ENOBUFS, it
+ * dumps everything again). The library never logs.
+ */
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "listeners.h"
+
+struct links;
+
+/* Dumps links and addresses and subscribes to their changes. -EPERM and
+ * the like from the netlink socket; *ret is set only on success. */
+int links_open(struct links **ret);
+void links_free(struct links *l);
+
+int links_fd(const struct links *l);
+
+/* Reads every pending event without blocking. *ret_changed tells whether
+ * the set of internal interfaces or of local addresses changed. */
+int links_process(struct links *l, bool *ret_changed);
+
+/* Per packet: cheap lookups, no allocation. */
+bool links_internal(const struct links *l, uint32_t ifindex);
+bool links_local_addr(const struct links *l, int family, const uint8_t *addr);
+
+/* The current table (for classification and check-config). */
+const struct listeners_iftable *links_table(const struct links *l);
