@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
 #include "config.h"
@@ -16,6 +17,17 @@ static void print_policy_summary(const struct rulesconf_policy *pol)
 	       "%zu out of scope, %zu skipped\n", p->n_groups, p->n_groups == 1 ? "group" : "groups",
 	       n, n == 1 ? "entry" : "entries", pol->mirror->n_rules, pol->mirror->n_out_of_scope,
 	       p->n_skipped);
+}
+
+/* Warnings go to stderr, one line each, like the policy's: stdout stays the
+ * effective configuration, which reads back as a configuration file. */
+static void print_warning(const struct config_warning *w, void *userdata)
+{
+	char *line = config_warning_string(w);
+
+	(void)userdata;
+	fprintf(stderr, "port53guard check-config: warning: %s\n", line ? line : w->code);
+	free(line);
 }
 
 int cmd_check_config(struct cli_ctx *ctx, int argc, char **argv)
@@ -36,6 +48,8 @@ int cmd_check_config(struct cli_ctx *ctx, int argc, char **argv)
 		config_free(c);
 		return EXIT_ERROR;
 	}
+	/* A warning is legal configuration: the exit status stays 0. */
+	config_warnings(c, CONFIG_WARN_INTERFACES, print_warning, NULL);
 	rulesconf_policy_print_warnings(c, pol, stderr, "port53guard check-config: warning: ");
 	config_dump(c, stdout);
 	if (pol)

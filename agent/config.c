@@ -44,6 +44,8 @@ static const struct key_def keys[_CONFIG_KEY_MAX] = {
 	[CONFIG_OUTPUT_METRICS_FILE] = { "output", "metrics_file", "", false },
 };
 
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+
 static const char *const sections[] = { "agent", "rules", "capture", "listeners", "output" };
 
 static const char *const mode_names[] = {
@@ -229,6 +231,15 @@ static int item_message(struct item_ctx *x, const char *item, const char *why)
 	return -EINVAL;
 }
 
+/* A comment starts after white space; "docker0,# not eth0" would otherwise
+ * make "#", "not" and "eth0" list items (exempt interfaces). */
+static bool looks_like_comment(const char *item)
+{
+	return *item == '#' || *item == ';';
+}
+
+#define COMMENT_HINT "looks like a comment: put white space before '#' or ';'"
+
 static int add_cidr(const char *item, void *u)
 {
 	struct item_ctx *x = u;
@@ -239,6 +250,8 @@ static int add_cidr(const char *item, void *u)
 		snprintf(x->msg, x->ml, "list item too long");
 		return -EINVAL;
 	}
+	if (looks_like_comment(item))
+		return item_message(x, item, COMMENT_HINT);
 	r = cidr_parse(item, &cidr);
 	if (r < 0) {
 		return item_message(x, item,
@@ -256,25 +269,34 @@ static int add_cidr(const char *item, void *u)
 
 _Static_assert(IFNAMSIZ == 16, "add_ifname's message says 15 bytes");
 
-/* Interface names as nft's iifname takes them: up to IFNAMSIZ-1 bytes, no
- * separators; a trailing '*' matches a prefix (e.g. "veth*"). */
+/* Interface names as the kernel (dev_valid_name) and nft's iifname take
+ * them: 1 to IFNAMSIZ-1 bytes, not "." or "..", no '/', ':' or white space;
+ * quotes and backslashes are refused too, as no real name holds them and nft
+ * would read them as syntax. Plain ASCII only: the name reaches rule
+ * comments, events and JSON as it is. A trailing '*' matches a prefix
+ * ("veth*"); a bare "*" would match every interface (the uplink too), so it
+ * is refused. */
 static int add_ifname(const char *item, void *u)
 {
 	struct item_ctx *x = u;
 	size_t len = item ? strlen(item) : 0;
+	const char *star = item ? strchr(item, '*') : NULL;
 	char **p;
 
-	if (!item || len >= IFNAMSIZ || strcmp(item, ".") == 0 || strcmp(item, "..") == 0 ||
-	    strpbrk(item, "/:\"\\") || (strchr(item, '*') && strchr(item, '*') != item + len - 1) ||
-	    strcmp(item, "*") == 0) {
-		return item_message(x, item ? item : "",
-				    "is not an interface name (at most 15 bytes, no / : \" \\, '*' only at the end)");
-	}
+	if (!item)
+		return item_message(x, "", "is not an interface name (a list item longer than 255 bytes)");
+	if (looks_like_comment(item))
+		return item_message(x, item, COMMENT_HINT);
+	if (strcmp(item, "*") == 0)
+		return item_message(x, item, "would match every interface, the uplink too: name them");
 	for (const unsigned char *s = (const unsigned char *)item; *s; s++)
-		if (*s <= 0x20 || *s >= 0x7f) {
-			snprintf(x->msg, x->ml, "interface name holds a control or non-ASCII byte");
-			return -EINVAL;
-		}
+		if (*s <= 0x20 || *s >= 0x7f)
+			return item_message(x, item, "is not an interface name: it holds a control or non-ASCII byte");
+	if (len >= IFNAMSIZ || strcmp(item, ".") == 0 || strcmp(item, "..") == 0 ||
+	    strpbrk(item, "/:\"'\\") || (star && star != item + len - 1)) {
+		return item_message(x, item,
+				    "is not an interface name (at most 15 bytes, no / : \" ' \\, '*' only at the end)");
+	}
 	p = grow_for(x->names, x->n, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -485,6 +507,8 @@ void config_free(struct config *c)
 	if (!c)
 		return;
 	free(c->allow);
+	free(c->allow_line);
+	free(c->exempt_line);
 	free_strv(c->exempt_interfaces, c->n_exempt_interfaces);
 	free(c->policy_file);
 	free_strv(c->capture_interfaces, c->n_capture_interfaces);
@@ -506,6 +530,8 @@ struct parse_ctx {
 	unsigned fail_line;             /* the line that set failed */
 	struct config_error *err;
 	bool seen[_CONFIG_KEY_MAX];     /* set earlier in this same file */
+	unsigned seen_line[_CONFIG_KEY_MAX]; /* where a scalar was set in this file */
+	bool indented;                  /* the line inih holds continues the key above */
 };
 
 static void fail_at(struct parse_ctx *p)
@@ -532,8 +558,6 @@ static bool check_section_line(struct parse_ctx *p, const char *l, size_t n)
 	char name[64];
 	bool indented;
 
-	if (p->line == 1 && n >= 3 && memcmp(l, "\xef\xbb\xbf", 3) == 0)
-		l += 3, n -= 3;         /* inih skips a byte order mark too */
 	indented = n && (*l == ' ' || *l == '\t');
 	while (n && (*l == ' ' || *l == '\t'))
 		l++, n--;
@@ -555,13 +579,62 @@ static bool check_section_line(struct parse_ctx *p, const char *l, size_t n)
 	return false;
 }
 
-/* fgets-style reader over memory that counts lines and refuses lines that
- * inih would silently cut at its fixed buffer size. */
+/* The length of a line's content once its comment is gone. A comment starts
+ * with ';' or '#' at the start of the line (after blanks) or after a blank,
+ * the same for both characters and on every kind of line; inih's own
+ * handling depends on how it was compiled (Debian's takes only ';', and only
+ * on a key's first line), so it never sees a comment. A ';' or '#' inside a
+ * word ("a#b") is kept. */
+static size_t content_length(const char *l, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && (l[i] == ' ' || l[i] == '\t'))
+		i++;
+	if (i < n && (l[i] == ';' || l[i] == '#'))
+		return 0;
+	for (; i < n; i++)
+		if ((l[i] == ';' || l[i] == '#') && (l[i - 1] == ' ' || l[i - 1] == '\t')) {
+			n = i;
+			break;
+		}
+	while (n && (l[n - 1] == ' ' || l[n - 1] == '\t' || l[n - 1] == '\r' || l[n - 1] == '\n'))
+		n--;
+	return n;
+}
+
+/* An indented "key = value" line is, to inih, one more value of the key
+ * above: "    mode = monitor" under exempt_interfaces would exempt
+ * interfaces called "mode", "=" and "monitor". A known key name there is
+ * refused instead. */
+static bool indented_key(const char *l, size_t n)
+{
+	size_t i = 0, start, w;
+
+	while (i < n && (l[i] == ' ' || l[i] == '\t'))
+		i++;
+	start = i;
+	while (i < n && ((l[i] >= 'a' && l[i] <= 'z') || l[i] == '_'))
+		i++;
+	w = i - start;
+	while (i < n && (l[i] == ' ' || l[i] == '\t'))
+		i++;
+	if (!w || i >= n || l[i] != '=')
+		return false;
+	for (int k = 0; k < _CONFIG_KEY_MAX; k++)
+		if (strlen(keys[k].name) == w && memcmp(keys[k].name, l + start, w) == 0)
+			return true;
+	return false;
+}
+
+/* fgets-style reader over memory: counts lines, hands inih each line without
+ * its comment, and refuses a line whose content inih would silently cut at
+ * its fixed buffer size. Comments may be of any length. */
 static char *reader(char *str, int num, void *stream)
 {
 	struct parse_ctx *p = stream;
 	const char *l, *nl;
-	size_t n;
+	size_t n, len;
 
 	if (p->failed || p->pos >= p->len)
 		return NULL;
@@ -574,23 +647,55 @@ static char *reader(char *str, int num, void *stream)
 		fail_at(p);
 		return NULL;
 	}
-	if (n + 1 > (size_t)num) {
+	p->pos += n;
+	if (p->line == 1 && n >= 3 && memcmp(l, "\xef\xbb\xbf", 3) == 0)
+		l += 3, n -= 3;         /* inih skips a byte order mark too */
+	len = content_length(l, n);
+	if (len + 2 > (size_t)num) {
 		char m[160];
 
-		snprintf(m, sizeof(m), "line longer than %d characters: continue a list on indented lines",
-			 num - 2);
+		snprintf(m, sizeof(m), "line longer than %d characters (not counting a comment): "
+			 "continue a list on indented lines", num - 2);
 		set_error(p->err, p->file, p->line, NULL, NULL, NULL, m);
 		fail_at(p);
 		return NULL;
 	}
-	if (!check_section_line(p, l, n)) {
+	if (!check_section_line(p, l, len)) {
 		fail_at(p);
 		return NULL;
 	}
-	memcpy(str, l, n);
-	str[n] = '\0';
-	p->pos += n;
+	p->indented = len && (*l == ' ' || *l == '\t');
+	if (p->indented && indented_key(l, len)) {
+		set_error(p->err, p->file, p->line, NULL, NULL, NULL,
+			  "indented key (start it at the beginning of the line; "
+			  "an indented line continues the list above)");
+		fail_at(p);
+		return NULL;
+	}
+	memcpy(str, l, len);
+	str[len] = '\n';
+	str[len + 1] = '\0';
 	return str;
+}
+
+/* Records the line of list entries [from, n): a warning or error about one
+ * entry names its own line, not only the key's last one. The array grows
+ * like the entries do (grow_for), one element at a time. */
+static int note_lines(unsigned **lines, size_t from, size_t n, unsigned line)
+{
+	if (from == 0) {
+		free(*lines);
+		*lines = NULL;
+	}
+	for (size_t i = from; i < n; i++) {
+		unsigned *p = grow_for(*lines, i, sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		*lines = p;
+		p[i] = line;
+	}
+	return 0;
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -604,7 +709,29 @@ static int handler(void *user, const char *section, const char *name, const char
 	for (int k = 0; k < _CONFIG_KEY_MAX; k++) {
 		if (strcmp(keys[k].section, section) != 0 || strcmp(keys[k].name, name) != 0)
 			continue;
-		r = parse_key(p->c, (enum config_key)k, value, keys[k].list && p->seen[k], msg, sizeof(msg));
+		bool append = keys[k].list && p->seen[k];
+		size_t n_allow = append ? p->c->n_allow : 0;
+		size_t n_exempt = append ? p->c->n_exempt_interfaces : 0;
+
+		if (!keys[k].list && p->seen[k]) {
+			/* Last-wins inside one file hides a mistake: which of the
+			 * two did the operator mean? Across files a later file
+			 * still wins; that is what conf.d is for. */
+			if (p->indented)
+				snprintf(msg, sizeof(msg), "an indented line continues the value of line %u, "
+					 "but this key takes one value", p->seen_line[k]);
+			else
+				snprintf(msg, sizeof(msg), "set twice in this file, on line %u and on line %u: "
+					 "keep one", p->seen_line[k], p->line);
+			set_error(p->err, p->file, p->line, section, name, value, msg);
+			fail_at(p);
+			return 0;
+		}
+		r = parse_key(p->c, (enum config_key)k, value, append, msg, sizeof(msg));
+		if (r == 0 && k == CONFIG_RULES_ALLOW)
+			r = note_lines(&p->c->allow_line, n_allow, p->c->n_allow, p->line);
+		if (r == 0 && k == CONFIG_RULES_EXEMPT_INTERFACES)
+			r = note_lines(&p->c->exempt_line, n_exempt, p->c->n_exempt_interfaces, p->line);
 		if (r < 0) {
 			set_error(p->err, p->file, p->line, section, name, value,
 				  r == -ENOMEM ? "out of memory" : msg);
@@ -612,6 +739,7 @@ static int handler(void *user, const char *section, const char *name, const char
 			return 0;
 		}
 		p->seen[k] = true;
+		p->seen_line[k] = p->line;
 		p->c->origin[k] = (struct config_origin){ p->file, p->line };
 		return 1;
 	}
@@ -824,16 +952,237 @@ fail:
 	return r;
 }
 
+/* Adds one block of a prefix to a big-endian address: a is the first address
+ * of the block, and becomes the first one after it. Returns true when that
+ * wraps past the end of the address space. */
+static bool next_after_block(uint8_t *a, unsigned prefix)
+{
+	unsigned carry;
+
+	if (prefix == 0)
+		return true;
+	carry = 0x80u >> ((prefix - 1) % 8);
+	for (size_t i = (prefix - 1) / 8 + 1; i-- > 0;) {
+		carry += a[i];
+		a[i] = (uint8_t)carry;
+		carry >>= 8;
+		if (!carry)
+			return false;
+	}
+	return true;
+}
+
+static int cmp_cidr_ptr(const void *a, const void *b)
+{
+	return cidr_compare(*(const struct cidr *const *)a, *(const struct cidr *const *)b);
+}
+
+/* Whether the family's allow entries together cover its whole address space:
+ * sorted by address, each entry must start at or before the first address
+ * not yet covered, and the covered run must reach the end. *last is the
+ * entry that completed the cover. Returns 1, 0 or -ENOMEM. */
+static int allow_covers_all(const struct config *c, int family, size_t *last)
+{
+	const struct cidr **v = calloc(c->n_allow ? c->n_allow : 1, sizeof(*v));
+	size_t len = family == AF_INET ? 4 : 16, n = 0;
+	uint8_t next[16] = { 0 };
+	int r = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_allow; i++)
+		if (c->allow[i].family == family)
+			v[n++] = &c->allow[i];
+	qsort(v, n, sizeof(*v), cmp_cidr_ptr);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t end[16];
+
+		if (memcmp(v[i]->addr, next, len) > 0)
+			break;                  /* a gap: next is not covered */
+		memcpy(end, v[i]->addr, len);
+		if (next_after_block(end, v[i]->prefix)) {
+			*last = (size_t)(v[i] - c->allow);
+			r = 1;
+			break;
+		}
+		if (memcmp(end, next, len) > 0)
+			memcpy(next, end, len);
+	}
+	free(v);
+	return r;
+}
+
+static unsigned allow_entry_line(const struct config *c, size_t i)
+{
+	return c->allow_line ? c->allow_line[i] : c->origin[CONFIG_RULES_ALLOW].line;
+}
+
+/* The rule refuses UDP:53 from everyone outside the allow list; a list that
+ * holds everyone leaves the rule in place (and "enforcing" on every screen)
+ * while it refuses no one. */
+static int validate_allow(const struct config *c, struct config_error *err)
+{
+	static const struct {
+		int family;
+		const char *all;
+	} fams[] = { { AF_INET, "IPv4 (0.0.0.0/0)" }, { AF_INET6, "IPv6 (::/0)" } };
+	const struct config_origin *o = &c->origin[CONFIG_RULES_ALLOW];
+
+	for (size_t f = 0; f < 2; f++) {
+		char text[CIDR_STRLEN], m[160];
+		size_t last = 0;
+		int r = allow_covers_all(c, fams[f].family, &last);
+
+		if (r < 0) {
+			set_error(err, o->file, 0, "rules", "allow", NULL, "out of memory");
+			return r;
+		}
+		if (r == 0)
+			continue;
+		cidr_format(&c->allow[last], text, sizeof(text));
+		snprintf(m, sizeof(m), "%s all of %s, so UDP:53 would be refused from no one; "
+			 "a host that may answer everyone runs mode = monitor",
+			 c->allow[last].prefix == 0 ? "allows" : "with the other entries, allows", fams[f].all);
+		set_error(err, o->file ? o->file : "(defaults)", allow_entry_line(c, last), "rules", "allow",
+			  text, m);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int config_validate(const struct config *c, struct config_error *err)
 {
 	const struct config_origin *o = &c->origin[CONFIG_OUTPUT_METRICS_FILE];
+	int r;
 
+	r = validate_allow(c, err);
+	if (r < 0)
+		return r;
 	if (c->metrics_file && strcmp(c->metrics_file, c->status_file) == 0) {
 		set_error(err, o->file ? o->file : "(defaults)", o->line, "output", "metrics_file",
 			  c->metrics_file, "must differ from status_file");
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* ---- warnings ---- */
+
+/* Optimal string alignment distance (edits, plus swapping two neighbours:
+ * "dokcer0" is one swap from "docker0"), capped: names are at most 15
+ * bytes, so the table is small. */
+static unsigned edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned d[IFNAMSIZ + 1][IFNAMSIZ + 1];
+
+	if (la > IFNAMSIZ || lb > IFNAMSIZ)
+		return UINT_MAX;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (unsigned)i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	return d[la][lb];
+}
+
+/* The existing interface nearest to name, when one is near enough to be a
+ * typo (at most two edits, and fewer than half of the name). */
+static bool near_interface(const struct if_nameindex *ifs, const char *name, char *ret, size_t size)
+{
+	unsigned best = UINT_MAX;
+
+	for (const struct if_nameindex *i = ifs; i && i->if_index; i++) {
+		unsigned d = edit_distance(name, i->if_name);
+
+		if (d < best && d <= 2 && d * 2 < strlen(name)) {
+			best = d;
+			copy_cut(ret, size, i->if_name);
+		}
+	}
+	return best != UINT_MAX;
+}
+
+static void warn(config_warning_fn *fn, void *userdata, const char *code, const char *file, unsigned line,
+		 const char *section, const char *key, const char *value, const char *message)
+{
+	struct config_warning w = { .code = code };
+
+	set_error(&w.where, file ? file : "(defaults)", line, section, key, value, message);
+	if (fn)
+		fn(&w, userdata);
+}
+
+int config_warnings(const struct config *c, unsigned flags, config_warning_fn *fn, void *userdata)
+{
+	const struct config_origin *o = &c->origin[CONFIG_RULES_ALLOW];
+	int n = 0;
+
+	for (size_t i = 0; i < c->n_allow; i++) {
+		const struct cidr *a = &c->allow[i];
+		unsigned shortest = a->family == AF_INET ? 8 : 32;
+		char text[CIDR_STRLEN], m[160];
+
+		if (a->prefix >= shortest)
+			continue;
+		cidr_format(a, text, sizeof(text));
+		snprintf(m, sizeof(m), "a broad allow entry (shorter than /%u): every address in it may "
+			 "query this host's DNS", shortest);
+		warn(fn, userdata, "allow_broad", o->file, allow_entry_line(c, i), "rules", "allow", text, m);
+		n++;
+	}
+	if (flags & CONFIG_WARN_INTERFACES) {
+		const struct config_origin *e = &c->origin[CONFIG_RULES_EXEMPT_INTERFACES];
+		/* NULL (out of memory, or no interfaces at all): names are still
+		 * checked one by one, only without a suggestion. */
+		struct if_nameindex *ifs = c->n_exempt_interfaces ? if_nameindex() : NULL;
+
+		for (size_t i = 0; i < c->n_exempt_interfaces; i++) {
+			const char *name = c->exempt_interfaces[i];
+			char near[IFNAMSIZ], m[160], *esc;
+
+			if (name[strlen(name) - 1] == '*' || if_nametoindex(name) != 0)
+				continue;
+			/* The kernel's names may hold control bytes; the message
+			 * is printed as it is. */
+			if (near_interface(ifs, name, near, sizeof(near)) &&
+			    (esc = log_escape(near, strlen(near), NULL))) {
+				snprintf(m, sizeof(m), "no such interface here now (did you mean \"%s\"?); "
+					 "the exemption applies once it appears", esc);
+				free(esc);
+			} else
+				snprintf(m, sizeof(m), "no such interface here now; the exemption applies "
+					 "once it appears");
+			warn(fn, userdata, "exempt_interface_missing", e->file,
+			     c->exempt_line ? c->exempt_line[i] : e->line, "rules",
+			     "exempt_interfaces", name, m);
+			n++;
+		}
+		if (ifs)
+			if_freenameindex(ifs);
+	}
+	return n;
+}
+
+char *config_warning_string(const struct config_warning *w)
+{
+	char *line = config_error_string(&w->where);
+	char *s = line ? fmt("%s: %s", w->code, line) : NULL;
+
+	free(line);
+	return s;
 }
 
 /* ---- printing ---- */
@@ -859,7 +1208,6 @@ static char *join_strv(char *const *v, size_t n, const char *empty)
 	return s;
 }
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 static char *fmt(const char *f, ...)
 {
 	va_list ap;

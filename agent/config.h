@@ -56,8 +56,11 @@ struct config {
 	unsigned protocols;             /* CONFIG_PROTO_* */
 	struct cidr *allow;             /* as written, both families mixed */
 	size_t n_allow;
+	unsigned *allow_line;           /* per entry: its line in origin[CONFIG_RULES_ALLOW].file
+					 * (a later file replaces the whole list) */
 	char **exempt_interfaces;
 	size_t n_exempt_interfaces;
+	unsigned *exempt_line;          /* per entry, like allow_line */
 	bool keep_on_stop;
 	char *policy_file;              /* NULL when unset */
 	bool table_owner;               /* own the table where the kernel can keep it */
@@ -105,8 +108,34 @@ int config_load(const char *main_path, struct config **ret, struct config_error 
 int config_parse_text(struct config *c, const char *name, const char *text, size_t len,
 		      struct config_error *err);
 
-/* Cross-key checks after all files are read. */
+/* Cross-key checks after all files are read; config_load runs them, so the
+ * agent (at start and on reload) and check-config refuse the same things:
+ * an allow list that covers all of IPv4 or all of IPv6, alone or as a union
+ * of entries, and a metrics file that is the status file. */
 int config_validate(const struct config *c, struct config_error *err);
+
+/* Legal but probably not meant. code is a stable finding code:
+ *   allow_broad               an allow entry shorter than /8 (IPv4) or /32 (IPv6)
+ *   exempt_interface_missing  an exempt interface (not a "prefix*") that does
+ *                             not exist in this network namespace now
+ * where.message says what and, when a near name exists, "did you mean". */
+struct config_warning {
+	const char *code;
+	struct config_error where;
+};
+
+/* Also look at the interfaces of the calling network namespace. */
+#define CONFIG_WARN_INTERFACES 0x1u
+
+typedef void config_warning_fn(const struct config_warning *w, void *userdata);
+
+/* Calls fn (may be NULL) once per warning, in key order. Returns how many
+ * there were, or a negative errno. Never logs: check-config prints them, the
+ * agent logs each as an event named after its code. */
+int config_warnings(const struct config *c, unsigned flags, config_warning_fn *fn, void *userdata);
+
+/* One line: "CODE: FILE:LINE: [section] key = "value": message", escaped. */
+char *config_warning_string(const struct config_warning *w);
 
 /* Prints the effective configuration as INI, each value with its origin. */
 void config_dump(const struct config *c, FILE *out);

@@ -95,6 +95,16 @@ static void log_config_error(const struct config_error *err)
 		  LOG_STR("value", err->value), LOG_STR("error", err->message));
 }
 
+/* Legal configuration that is probably not meant: one warning event each,
+ * named after its finding code (allow_broad, exempt_interface_missing). */
+static void log_config_warning(const struct config_warning *w, void *userdata)
+{
+	(void)userdata;
+	log_warning(w->code, LOG_STR("file", w->where.file), LOG_UINT("line", w->where.line),
+		    LOG_STR("key", w->where.key), LOG_STR("value", w->where.value),
+		    LOG_STR("problem", w->where.message));
+}
+
 static void reload(struct daemon *d)
 {
 	struct config_error err;
@@ -121,6 +131,7 @@ static void reload(struct daemon *d)
 	enforce_replace_ruleset(d, rs);
 	observe_reconfigure(d);
 	log_info("config_reloaded", LOG_UINT("files", c->n_files), LOG_STR("mode", agent_mode_to_string(c->mode)));
+	config_warnings(c, CONFIG_WARN_INTERFACES, log_config_warning, NULL);
 out:
 	report_write_now(d);
 	sd_notify(0, "READY=1");
@@ -247,6 +258,7 @@ int daemon_main(const char *config_path)
 	log_info("agent_started", LOG_STR("version", PORT53GUARD_VERSION),
 		 LOG_STR("mode", agent_mode_to_string(d.config->mode)), LOG_UINT("pid", getpid()),
 		 LOG_UINT("config_files", d.config->n_files));
+	config_warnings(d.config, CONFIG_WARN_INTERFACES, log_config_warning, NULL);
 	if (start(&d) == 0) {
 		report_write_now(&d);
 		sd_notify(0, "READY=1");

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Configuration text is read from files an operator (or a package) wrote;
- * the parser must survive any bytes, keep its errors printable, and the
- * effective values it reports must read back as the same values. */
+ * the parser must survive any bytes, keep its errors and warnings printable,
+ * and the effective values it reports must read back as the same values.
+ * Each allow and exempt entry must know a line of the file it came from. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,30 @@ static void check_round_trip(const struct config *c)
 	free(text);
 }
 
+static void check_warning(const struct config_warning *w, void *userdata)
+{
+	char *line = config_warning_string(w);
+	unsigned *lines = userdata;
+
+	if (!line)
+		abort();
+	check_printable(line);
+	if (w->where.line == 0 || w->where.line > *lines) {
+		fprintf(stderr, "warning names line %u of %u: %s\n", w->where.line, *lines, line);
+		abort();
+	}
+	free(line);
+}
+
+static unsigned count_lines(const uint8_t *data, size_t size)
+{
+	unsigned n = size && data[size - 1] != '\n';
+
+	for (size_t i = 0; i < size; i++)
+		n += data[i] == '\n';
+	return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct config *c = config_new();
@@ -115,11 +140,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_printable(line);
 		free(line);
 	} else {
+		unsigned lines = count_lines(data, size);
+
 		if (config_validate(c, &err) < 0) {
 			line = config_error_string(&err);
 			if (line)
 				check_printable(line);
 			free(line);
+		} else if (config_warnings(c, 0, check_warning, &lines) < 0) {
+			abort();
 		}
 		check_round_trip(c);
 	}

@@ -4,10 +4,11 @@
 # shellcheck disable=SC2317 # helpers below run through check
 #
 # The command line end to end: check-config on real files (effective values
-# with their origins, one precise line per error), conf.d ordering, --help
-# everywhere, and the usage exit codes.
+# with their origins, one precise line per error, warnings that keep exit 0),
+# comments, conf.d ordering, --help everywhere, and the usage exit codes.
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/agent.sh"
 p53_init
 P=${PORT53GUARD:?PORT53GUARD must name the port53guard binary}
 [ -x "$P" ] || skip "$P is not built"
@@ -19,9 +20,13 @@ mkdir -p "$d"
 # one ever act instead, it must not touch the host: as root, run it in a
 # namespace of its own, and never let it run for long.
 wrap=(timeout 20)
+sandbox=
 if [ "$(id -u)" = 0 ] && command -v ip >/dev/null; then
 	sandbox=$(ns_add cli) || exit 1
 	wrap=(ip netns exec "$sandbox" timeout 20)
+	# The interfaces the files below exempt exist there (and only there):
+	# check-config warns about an exempt interface that does not.
+	ip -n "$sandbox" link add wg0 type veth peer name docker0 || exit 1
 fi
 
 # run ARGS...: runs port53guard, leaving $rc, $out (stdout) and $err (stderr).
@@ -45,15 +50,20 @@ mode = monitor
 
 [rules]
 allow = 10.0.0.0/8
-    fd53::/16
+    2001:db8::/32
 exempt_interfaces = wg0
 EOF
 run -c "$d/p.conf" check-config
 assert_eq "valid file: exit 0" 0 "$rc"
-assert_eq "valid file: nothing on stderr" "" "$err"
+if [ -n "$sandbox" ]; then
+	assert_eq "valid file: nothing on stderr" "" "$err"
+else
+	check "valid file: at most the missing-interface warning" \
+		test -z "$(grep -v 'warning: exempt_interface_missing:' <<<"$err")"
+fi
 check "valid file: mode from FILE:LINE" has "$out" "mode = monitor  ; from $d/p.conf:3"
 check "valid file: list continued on an indented line" \
-	has "$out" "allow = 10.0.0.0/8, fd53::/16  ; from $d/p.conf:7"
+	has "$out" "allow = 10.0.0.0/8, 2001:db8::/32  ; from $d/p.conf:7"
 check "valid file: exempt_interfaces from FILE:LINE" has "$out" "exempt_interfaces = wg0  ; from $d/p.conf:8"
 check "valid file: unset keys are defaults" has "$out" "log_format = text  ; default"
 check "valid file: section headers" has "$out" "[capture]"
@@ -94,12 +104,93 @@ expect_error "bad enum" '[agent]\nlog_format = xml\n' 2 "log_format" '"xml"'
 expect_error "bad bool" '[rules]\nkeep_on_stop = perhaps\n' 2 "keep_on_stop" '"perhaps"'
 expect_error "bad interface name" '[rules]\nexempt_interfaces = eth0 a/b\n' 2 "exempt_interfaces" '"a/b"'
 expect_error "relative path" '[rules]\npolicy_file = sg.json\n' 2 "policy_file" '"sg.json"'
-expect_error "overlong line" "[rules]\nallow = $(printf '10.0.0.0/8, %.0s' $(seq 20))\n" 2 "" "longer than"
+expect_error "overlong line" "[rules]\nallow = $(printf '10.0.0.0/8, %.0s' $(seq 20))\n" 2 "" \
+	"line longer than 198 characters (not counting a comment)"
+expect_error "overlong value line with a comment after it" \
+	"[output]\nstatus_file = /$(printf 'a%.0s' $(seq 184)) # short\n" 2 "" "longer than 198 characters"
 expect_error "NUL byte" '[agent]\nmode = auto\n#\0\n' 3 "" "NUL"
 expect_error "syntax error" '[agent]\nmode auto\n' 2 "" "syntax error"
 expect_error "hostile value" '[agent]\nmode = \033[2J\033]0;x\a\r\n' 2 "mode" '\x1b[2J'
 expect_error "metrics file equals status file" \
 	'[output]\nstatus_file = /run/x\nmetrics_file = /run/x\n' 3 "metrics_file" "/run/x"
+
+# An allow list that covers a whole family would refuse no one.
+for everything in "0.0.0.0/0" "::/0" "192.0.2.0/24, 0.0.0.0/0"; do
+	expect_error "allow = $everything" "[rules]\nallow = $everything\n" 2 "[rules] allow" "mode = monitor"
+done
+expect_error "allow: 0.0.0.0/1 + 128.0.0.0/1 is everything too" \
+	'[rules]\nallow = 0.0.0.0/1\n  198.51.100.0/24\nallow = 128.0.0.0/1\n' 4 '"128.0.0.0/1"' \
+	"with the other entries, allows all of IPv4 (0.0.0.0/0)"
+expect_error "allow: ::/1 + 8000::/1 is everything too" \
+	'[rules]\nallow = 8000::/1 ::/1\n' 2 "allow" "allows all of IPv6 (::/0)"
+# A scalar set twice in one file: both lines named.
+expect_error "mode set twice" '[agent]\nmode = monitor\nlog_level = info\n\nmode = enforce\n' 5 \
+	'[agent] mode = "enforce"' "set twice in this file, on line 2 and on line 5"
+expect_error "an indented key" '[rules]\nexempt_interfaces = wg0\n    keep_on_stop = no\n' 3 "" "indented key"
+expect_error "a bare * as an interface" '[rules]\nexempt_interfaces = *\n' 2 "exempt_interfaces" \
+	"would match every interface"
+expect_error "a quote in an interface name" "[capture]\ninterfaces = eth0 'eth1'\n" 2 "[capture] interfaces" \
+	"is not an interface name"
+expect_error "a comment glued to an item" '[rules]\nexempt_interfaces = docker0,# not eth0\n' 2 \
+	"exempt_interfaces" '"#" looks like a comment'
+
+# run refuses it as check-config does, naming the same line.
+printf '[agent]\nmode = monitor\n[rules]\nallow = 0.0.0.0/1, 128.0.0.0/1\n[output]\nstatus_file = %s/everything.json\n' "$d" >"$d/everything.conf"
+run -c "$d/everything.conf" run
+assert_eq "run: allow covering everything: exit 1" 1 "$rc"
+check "run: names the line and suggests monitor" \
+	grep -q "config_invalid.*$d/everything.conf.*line=4.*mode = monitor" <<<"$err"
+
+# --- comments ---------------------------------------------------------------------------
+cat >"$d/comments.conf" <<EOF
+# $(printf 'a long comment line %.0s' $(seq 15))
+[rules] ; the rule
+exempt_interfaces = docker0   # not eth0 (uplink)
+    ; $(printf 'x%.0s' $(seq 300))
+  wg0 ; $(printf 'y%.0s' $(seq 300))
+allow = 192.0.2.0/24	# lab
+EOF
+run -c "$d/comments.conf" check-config
+assert_eq "comments: exit 0" 0 "$rc"
+check "comments: the comment is not a list item" \
+	has "$out" "exempt_interfaces = docker0, wg0  ; from $d/comments.conf:5"
+check "comments: a tab before '#' starts one too" has "$out" "allow = 192.0.2.0/24  ; from $d/comments.conf:6"
+if [ -n "$sandbox" ]; then
+	assert_eq "comments: no warning" "" "$err"
+	run -c "$d/comments.conf" apply --dry-run
+	assert_eq "comments: apply --dry-run: exit 0" 0 "$rc"
+	check "comments: the dry run exempts docker0" grep -q 'iifname.*"docker0"' <<<"$out"
+	check_fails "comments: the dry run does not exempt eth0" grep -q '"eth0"\|"#"\|"not"\|"(uplink)"' <<<"$out"
+fi
+
+# --- warnings: exit 0, one line each on stderr ----------------------------------------------
+printf '[rules]\nallow = 10.0.0.0/8\n  10.0.0.0/7, 2001:db8::/31\n' >"$d/broad.conf"
+run -c "$d/broad.conf" check-config
+assert_eq "allow_broad: exit 0" 0 "$rc"
+assert_eq "allow_broad: one line per broad entry" 2 "$(line_count "$err")"
+check "allow_broad: IPv4 entry, code, file and line" has "$err" \
+	"port53guard check-config: warning: allow_broad: $d/broad.conf:3: [rules] allow = \"10.0.0.0/7\": a broad allow entry (shorter than /8)"
+check "allow_broad: IPv6 entry" has "$err" "allow_broad: $d/broad.conf:3: [rules] allow = \"2001:db8::/31\""
+check "allow_broad: the effective configuration still printed" has "$out" "allow = 10.0.0.0/8, 10.0.0.0/7"
+
+printf '[rules]\nexempt_interfaces = dokcer0 veth*\n' >"$d/typo.conf"
+run -c "$d/typo.conf" check-config
+assert_eq "dokcer0: exit 0" 0 "$rc"
+assert_eq "dokcer0: one warning line (a prefix is not looked up)" 1 "$(line_count "$err")"
+check "dokcer0: code, file and line" has "$err" \
+	"port53guard check-config: warning: exempt_interface_missing: $d/typo.conf:2: [rules] exempt_interfaces = \"dokcer0\": no such interface"
+if [ -n "$sandbox" ]; then
+	check "dokcer0: did you mean docker0" has "$err" 'did you mean "docker0"?'
+	# The agent logs the same warning when it starts.
+	conf=$(agent_conf "$d/agent" '[agent]' 'mode = monitor' '[rules]' 'exempt_interfaces = dokcer0')
+	if pid=$(agent_start "$sandbox" "$conf" "$d/agent.log"); then
+		check "agent: exempt_interface_missing logged at start" \
+			log_has "$d/agent.log" exempt_interface_missing 'value=dokcer0.*did you mean'
+		agent_stop "$pid"
+	else
+		check "agent: starts with a missing exempt interface" false
+	fi
+fi
 
 run -c "$d/missing.conf" check-config
 assert_eq "missing -c file: exit 1" 1 "$rc"

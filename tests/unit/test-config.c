@@ -149,12 +149,49 @@ static void test_values(void **state)
 		{ "\xef\xbb\xbf[agent]\nmode = auto\n", CONFIG_AGENT_MODE, "auto" },
 		{ "[agent]\nmode = auto ; the default is enforce\n", CONFIG_AGENT_MODE, "auto" },
 		{ "[agent]\nmode = auto", CONFIG_AGENT_MODE, "auto" },
+		/* '#' and ';' start a comment alike, after white space or at the
+		 * start of a line, on every kind of line; never a list item. */
+		{ "[rules]\nexempt_interfaces = docker0   # not eth0 (uplink)\n", CONFIG_RULES_EXEMPT_INTERFACES,
+		  "docker0" },
+		{ "[rules]\nexempt_interfaces = docker0 ; not eth0 (uplink)\n", CONFIG_RULES_EXEMPT_INTERFACES,
+		  "docker0" },
+		{ "[rules]\nexempt_interfaces = docker0\t#eth0\n", CONFIG_RULES_EXEMPT_INTERFACES, "docker0" },
+		{ "[rules]\nexempt_interfaces = wg0 # vpn\n  docker0 # not eth0\n  ; eth1\n  # eth2\n  br0;x\n",
+		  CONFIG_RULES_EXEMPT_INTERFACES, "wg0, docker0, br0;x" },
+		{ "[rules]\nexempt_interfaces = # none yet\n", CONFIG_RULES_EXEMPT_INTERFACES, "" },
+		{ "[rules]\nexempt_interfaces = a#b\n", CONFIG_RULES_EXEMPT_INTERFACES, "a#b" },
+		{ "[rules]\nallow = 10.0.0.0/8\t# office\n  192.0.2.0/24 ; lab\n    # 198.51.100.0/24\n",
+		  CONFIG_RULES_ALLOW, "10.0.0.0/8, 192.0.2.0/24" },
+		{ "[rules] # the rule\nprotocols = udp # tcp\n", CONFIG_RULES_PROTOCOLS, "udp" },
+		{ "[agent] ; x\nmode = auto# not a comment: no blank before it\n", CONFIG_AGENT_MODE, NULL },
+		{ "[rules]\npolicy_file = /etc/sg#1.json  # the exported groups\n", CONFIG_RULES_POLICY_FILE,
+		  "/etc/sg#1.json" },
+		{ "\xef\xbb\xbf# c\n[agent]\nmode = monitor\n", CONFIG_AGENT_MODE, "monitor" },
+		{ "[capture]\ninterfaces = any # for now\n", CONFIG_CAPTURE_INTERFACES, "any" },
+		/* Interface names: 15 bytes, a trailing '*' for a prefix. */
+		{ "[rules]\nexempt_interfaces = abcdefghijklmno\n", CONFIG_RULES_EXEMPT_INTERFACES, "abcdefghijklmno" },
+		{ "[rules]\nexempt_interfaces = abcdefghijklmn*\n", CONFIG_RULES_EXEMPT_INTERFACES, "abcdefghijklmn*" },
+		{ "[capture]\ninterfaces = eth0.100 br-1a2b vlan@x\n", CONFIG_CAPTURE_INTERFACES, "eth0.100, br-1a2b, vlan@x" },
+		/* Scalars may repeat across files (conf.d), lists append in one. */
+		{ "[rules]\nallow = 192.0.2.0/24\nallow = 198.51.100.0/24\n", CONFIG_RULES_ALLOW,
+		  "192.0.2.0/24, 198.51.100.0/24" },
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct config *c = parse_ok(cases[i].text);
+		struct config *c;
+		struct config_error err;
 
+		if (!cases[i].value) {
+			/* not a comment: the value holds it, and is wrong */
+			c = config_new();
+			assert_int_equal(config_parse_text(c, "t", cases[i].text, strlen(cases[i].text), &err),
+					 -EINVAL);
+			assert_string_equal(err.value, "auto# not a comment: no blank before it");
+			config_free(c);
+			continue;
+		}
+		c = parse_ok(cases[i].text);
 		assert_value(c, cases[i].key, cases[i].value);
 		config_free(c);
 	}
@@ -252,7 +289,7 @@ static void test_errors(void **state)
 		  "exempt_interfaces", "averyveryverylongname", "not an interface name" },
 		{ "[capture]\ninterfaces = et*h0\n", 0, -EINVAL, 2, "capture", "interfaces", "et*h0",
 		  "not an interface name" },
-		{ "[capture]\ninterfaces = *\n", 0, -EINVAL, 2, "capture", "interfaces", "*", "not an interface name" },
+		{ "[capture]\ninterfaces = *\n", 0, -EINVAL, 2, "capture", "interfaces", "*", "would match every interface" },
 		{ "[capture]\ninterfaces = eth\xc3\xa9\n", 0, -EINVAL, 2, "capture", "interfaces", "eth\xc3\xa9",
 		  "control or non-ASCII" },
 		{ "[rules]\npolicy_file = sg.json\n", 0, -EINVAL, 2, "rules", "policy_file", "sg.json", "absolute path" },
@@ -361,7 +398,7 @@ static void test_origins_and_lists(void **state)
 	const char *text =
 		"[agent]\n"                             /* 1 */
 		"mode = monitor\n"                      /* 2 */
-		"mode = auto\n"                         /* 3: a scalar repeated: last wins */
+		"log_level = debug\n"                   /* 3 */
 		"[rules]\n"                             /* 4 */
 		"allow = 10.0.0.0/8\n"                  /* 5 */
 		"    192.168.0.0/16, fd53::/16\n"       /* 6: continuation appends */
@@ -370,13 +407,20 @@ static void test_origins_and_lists(void **state)
 	struct config *c = parse_ok(text);
 
 	(void)state;
-	assert_value(c, CONFIG_AGENT_MODE, "auto");
-	assert_origin(c, CONFIG_AGENT_MODE, "t.conf", 3);
+	assert_value(c, CONFIG_AGENT_MODE, "monitor");
+	assert_origin(c, CONFIG_AGENT_MODE, "t.conf", 2);
+	assert_origin(c, CONFIG_AGENT_LOG_LEVEL, "t.conf", 3);
 	assert_value(c, CONFIG_RULES_ALLOW, "10.0.0.0/8, 192.168.0.0/16, fd53::/16, 172.16.0.0/12");
 	assert_int_equal(c->n_allow, 4);
 	assert_origin(c, CONFIG_RULES_ALLOW, "t.conf", 7);
+	/* Each entry knows its own line. */
+	assert_int_equal(c->allow_line[0], 5);
+	assert_int_equal(c->allow_line[1], 6);
+	assert_int_equal(c->allow_line[2], 6);
+	assert_int_equal(c->allow_line[3], 7);
 	assert_origin(c, CONFIG_RULES_EXEMPT_INTERFACES, "t.conf", 8);
-	assert_origin(c, CONFIG_AGENT_LOG_LEVEL, NULL, 0);
+	assert_int_equal(c->exempt_line[0], 8);
+	assert_origin(c, CONFIG_AGENT_LOG_FORMAT, NULL, 0);
 	assert_int_equal(c->n_files, 1);
 	assert_string_equal(c->files[0], "t.conf");
 
@@ -389,9 +433,11 @@ static void test_origins_and_lists(void **state)
 	}
 	assert_value(c, CONFIG_RULES_ALLOW, "192.0.2.0/24, 198.51.100.0/24");
 	assert_origin(c, CONFIG_RULES_ALLOW, "u.conf", 3);
+	assert_int_equal(c->allow_line[0], 2);
+	assert_int_equal(c->allow_line[1], 3);
 	assert_value(c, CONFIG_RULES_EXEMPT_INTERFACES, "wg0");
 	assert_origin(c, CONFIG_RULES_EXEMPT_INTERFACES, "t.conf", 8);
-	assert_origin(c, CONFIG_AGENT_MODE, "t.conf", 3);
+	assert_origin(c, CONFIG_AGENT_MODE, "t.conf", 2);
 	assert_int_equal(c->n_files, 2);
 	assert_string_equal(c->files[1], "u.conf");
 	config_free(c);
@@ -436,6 +482,265 @@ static void test_validate(void **state)
 	assert_string_equal(err.section, "output");
 	assert_string_equal(err.key, "metrics_file");
 	assert_string_equal(err.value, "/run/x");
+	config_free(c);
+}
+
+/* ---- exact error lines: inline comments, names, repeats, long lines ---- */
+
+/* parse, then validate when parsing succeeded; the one error line must be
+ * exactly want. */
+static void assert_error_line(const char *text, const char *want)
+{
+	struct config *c = config_new();
+	struct config_error err;
+	char *line;
+	int r;
+
+	assert_non_null(c);
+	r = config_parse_text(c, "/etc/x.conf", text, strlen(text), &err);
+	if (r == 0)
+		r = config_validate(c, &err);
+	if (r != -EINVAL)
+		fail_msg("\"%s\": returned %d, expected -EINVAL", text, r);
+	line = config_error_string(&err);
+	assert_non_null(line);
+	if (strcmp(line, want) != 0)
+		fail_msg("\"%s\":\n got: %s\nwant: %s", text, line, want);
+	free(line);
+	config_free(c);
+}
+
+static char long_value[512], long_value_want[512];
+
+static void test_error_lines(void **state)
+{
+	static const struct {
+		const char *text, *line;
+	} cases[] = {
+		/* a comment glued to a list item would become one */
+		{ "[rules]\nexempt_interfaces = docker0,# not eth0\n",
+		  "/etc/x.conf:2: [rules] exempt_interfaces = \"docker0,# not eth0\": "
+		  "\"#\" looks like a comment: put white space before '#' or ';'" },
+		{ "[rules]\nallow = 10.0.0.0/8,;x\n",
+		  "/etc/x.conf:2: [rules] allow = \"10.0.0.0/8,;x\": \";x\" looks like a comment: put white space before '#' or ';'" },
+		/* interface names, every list key */
+		{ "[rules]\nexempt_interfaces = *\n",
+		  "/etc/x.conf:2: [rules] exempt_interfaces = \"*\": \"*\" would match every interface, the uplink too: name them" },
+		{ "[capture]\ninterfaces = eth0 *\n",
+		  "/etc/x.conf:2: [capture] interfaces = \"eth0 *\": \"*\" would match every interface, the uplink too: name them" },
+		{ "[rules]\nexempt_interfaces = abcdefghijklmnop\n",
+		  "/etc/x.conf:2: [rules] exempt_interfaces = \"abcdefghijklmnop\": \"abcdefghijklmnop\" is not an interface "
+		  "name (at most 15 bytes, no / : \" ' \\, '*' only at the end)" },
+		{ "[rules]\nexempt_interfaces = abcdefghijklmno*\n",
+		  "/etc/x.conf:2: [rules] exempt_interfaces = \"abcdefghijklmno*\": \"abcdefghijklmno*\" is not an interface "
+		  "name (at most 15 bytes, no / : \" ' \\, '*' only at the end)" },
+		{ "[rules]\nexempt_interfaces = eth0:1\n",
+		  "/etc/x.conf:2: [rules] exempt_interfaces = \"eth0:1\": \"eth0:1\" is not an interface "
+		  "name (at most 15 bytes, no / : \" ' \\, '*' only at the end)" },
+		{ "[capture]\ninterfaces = 'eth0'\n",
+		  "/etc/x.conf:2: [capture] interfaces = \"'eth0'\": \"'eth0'\" is not an interface "
+		  "name (at most 15 bytes, no / : \" ' \\, '*' only at the end)" },
+		{ "[capture]\ninterfaces = \"eth0\"\n",
+		  "/etc/x.conf:2: [capture] interfaces = \"\\\"eth0\\\"\": \"\\\"eth0\\\"\" is not an interface "
+		  "name (at most 15 bytes, no / : \" ' \\, '*' only at the end)" },
+		{ "[rules]\nexempt_interfaces = ..\n",
+		  "/etc/x.conf:2: [rules] exempt_interfaces = \"..\": \"..\" is not an interface "
+		  "name (at most 15 bytes, no / : \" ' \\, '*' only at the end)" },
+		{ "[rules]\nexempt_interfaces = e*th*\n",
+		  "/etc/x.conf:2: [rules] exempt_interfaces = \"e*th*\": \"e*th*\" is not an interface "
+		  "name (at most 15 bytes, no / : \" ' \\, '*' only at the end)" },
+		{ "[rules]\nexempt_interfaces = et\x01h0\n",
+		  "/etc/x.conf:2: [rules] exempt_interfaces = \"et\\x01h0\": \"et\\x01h0\" is not an interface name: "
+		  "it holds a control or non-ASCII byte" },
+		/* a scalar repeated in one file names both lines */
+		{ "[agent]\nmode = monitor\nlog_level = debug\nmode = enforce\n",
+		  "/etc/x.conf:4: [agent] mode = \"enforce\": set twice in this file, on line 2 and on line 4: keep one" },
+		{ "[output]\nmetrics_file = /run/a.prom\n[agent]\n[output]\nmetrics_file = /run/a.prom\n",
+		  "/etc/x.conf:5: [output] metrics_file = \"/run/a.prom\": set twice in this file, on line 2 and on line 5: "
+		  "keep one" },
+		{ "[agent]\nmode = monitor\n  enforce\n",
+		  "/etc/x.conf:3: [agent] mode = \"enforce\": an indented line continues the value of line 2, "
+		  "but this key takes one value" },
+		/* an indented key would silently be list items */
+		{ "[rules]\nexempt_interfaces = wg0\n    keep_on_stop = no\n",
+		  "/etc/x.conf:3: indented key (start it at the beginning of the line; an indented line continues the "
+		  "list above)" },
+		/* allow covering a whole family: refused, alone or as a union */
+		{ "[rules]\nallow = 0.0.0.0/0\n",
+		  "/etc/x.conf:2: [rules] allow = \"0.0.0.0/0\": allows all of IPv4 (0.0.0.0/0), so UDP:53 would be "
+		  "refused from no one; a host that may answer everyone runs mode = monitor" },
+		{ "[rules]\nallow = 192.0.2.0/24\n  ::/0\n",
+		  "/etc/x.conf:3: [rules] allow = \"::/0\": allows all of IPv6 (::/0), so UDP:53 would be "
+		  "refused from no one; a host that may answer everyone runs mode = monitor" },
+		{ "[rules]\nallow = 0.0.0.0/1\nallow = 128.0.0.0/1\n",
+		  "/etc/x.conf:3: [rules] allow = \"128.0.0.0/1\": with the other entries, allows all of IPv4 (0.0.0.0/0), "
+		  "so UDP:53 would be refused from no one; a host that may answer everyone runs mode = monitor" },
+		/* out of order, overlapping, nested, with a host route at the very end */
+		{ "[rules]\nallow = 128.0.0.0/2, 10.0.0.0/8\n  192.0.0.0/3 0.0.0.0/1 224.0.0.0/4\n"
+		  "  240.0.0.0/5 248.0.0.0/5 255.255.255.255\n",
+		  "/etc/x.conf:4: [rules] allow = \"248.0.0.0/5\": with the other entries, allows all of IPv4 (0.0.0.0/0), "
+		  "so UDP:53 would be refused from no one; a host that may answer everyone runs mode = monitor" },
+		{ "[rules]\nallow = 8000::/1 ::/2 4000::/2\n",
+		  "/etc/x.conf:2: [rules] allow = \"8000::/1\": with the other entries, allows all of IPv6 (::/0), "
+		  "so UDP:53 would be refused from no one; a host that may answer everyone runs mode = monitor" },
+		/* a value line over the limit, with the limit in the message */
+		{ long_value, long_value_want },
+	};
+
+	(void)state;
+	snprintf(long_value, sizeof(long_value), "[output]\nstatus_file = /%0184d # a short comment\n", 0);
+	snprintf(long_value_want, sizeof(long_value_want), "/etc/x.conf:2: line longer than 198 characters "
+		 "(not counting a comment): continue a list on indented lines");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_error_line(cases[i].text, cases[i].line);
+}
+
+/* Near misses of the cover are allowed: one address or one block short. */
+static void test_allow_not_everything(void **state)
+{
+	static const char *const texts[] = {
+		"[rules]\nallow = 0.0.0.0/1\n",
+		"[rules]\nallow = 0.0.0.0/1, 128.0.0.0/2, 192.0.0.0/3, 224.0.0.0/4, 240.0.0.0/5, 248.0.0.0/6\n",
+		"[rules]\nallow = 0.0.0.0/1, 128.0.0.1/32, 128.0.0.2/31, 128.0.0.4/30, 128.0.0.8/29\n",
+		/* IPv4 entries never cover IPv6, nor the other way round */
+		"[rules]\nallow = 0.0.0.0/1 8000::/1\n  ::ffff:128.0.0.0/97\n",
+		"[rules]\nallow = ::/1\nallow = 8000::/2\n  # c000::/2\n",  /* commented out: no cover */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct config *c = parse_ok(texts[i]);
+		struct config_error err;
+
+		if (config_validate(c, &err) != 0)
+			fail_msg("case %zu refused: %s", i, err.message);
+		config_free(c);
+	}
+}
+
+/* Only the later file counts: a file may not cover everything through a list
+ * the next one replaces, and a later file that covers everything is refused
+ * with its own name and line. */
+static void test_allow_everything_across_files(void **state)
+{
+	struct config *c = parse_ok("[rules]\nallow = 0.0.0.0/1\n");
+	const char *second = "[rules]\nallow = 128.0.0.0/1\n";
+	const char *third = "\n[rules]\nallow = 0.0.0.0/1, 128.0.0.0/1\n";
+	struct config_error err;
+
+	(void)state;
+	assert_int_equal(config_parse_text(c, "u.conf", second, strlen(second), &err), 0);
+	assert_int_equal(config_validate(c, &err), 0);
+	assert_int_equal(config_parse_text(c, "v.conf", third, strlen(third), &err), 0);
+	assert_int_equal(config_validate(c, &err), -EINVAL);
+	assert_string_equal(err.file, "v.conf");
+	assert_int_equal(err.line, 3);
+	assert_string_equal(err.value, "128.0.0.0/1");
+	config_free(c);
+}
+
+/* Comment lines of any length; the limit is on content only. */
+static void test_long_comments(void **state)
+{
+	static const char *const forms[] = {
+		"# %s\n", "; %s\n", "    # %s\n", "mode = auto # %s\n", "mode = auto\t; %s\n",
+	};
+	char filler[4097], text[8192];
+
+	(void)state;
+	memset(filler, 'x', sizeof(filler) - 1);
+	filler[sizeof(filler) - 1] = '\0';
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
+		for (size_t len = 190; len <= 4096; len = len * 2 + 3) {
+			struct config *c;
+			int n = snprintf(text, sizeof(text), "[agent]\n%s", i < 3 ? "mode = auto\n" : "");
+
+			n += snprintf(text + n, sizeof(text) - (size_t)n, forms[i], filler + 4096 - len);
+			snprintf(text + n, sizeof(text) - (size_t)n, "log_level = debug\n");
+			c = parse_ok(text);
+			assert_value(c, CONFIG_AGENT_MODE, "auto");
+			assert_value(c, CONFIG_AGENT_LOG_LEVEL, "debug");
+			assert_origin(c, CONFIG_AGENT_LOG_LEVEL, "t.conf", 4 - (i >= 3));
+			config_free(c);
+		}
+}
+
+/* ---- warnings ---- */
+
+struct warnings {
+	char *lines[8];
+	size_t n;
+};
+
+static void collect(const struct config_warning *w, void *userdata)
+{
+	struct warnings *ws = userdata;
+
+	assert_true(ws->n < 8);
+	ws->lines[ws->n] = config_warning_string(w);
+	assert_non_null(ws->lines[ws->n]);
+	ws->n++;
+}
+
+static void test_warnings(void **state)
+{
+	static const struct {
+		const char *text;
+		unsigned flags;
+		const char *want[4];
+	} cases[] = {
+		{ "[rules]\nallow = 10.0.0.0/8, 2001:db8::/32, 192.0.2.1\n", CONFIG_WARN_INTERFACES, { NULL } },
+		{ "[rules]\nallow = 10.0.0.0/8\n  10.0.0.0/7 # too broad\n  2001:db8::/31\n", 0,
+		  { "allow_broad: t.conf:3: [rules] allow = \"10.0.0.0/7\": a broad allow entry (shorter than /8): "
+		    "every address in it may query this host's DNS",
+		    "allow_broad: t.conf:4: [rules] allow = \"2001:db8::/31\": a broad allow entry (shorter than /32): "
+		    "every address in it may query this host's DNS" } },
+		{ "[rules]\nallow = 0.0.0.0/1\n", 0,
+		  { "allow_broad: t.conf:2: [rules] allow = \"0.0.0.0/1\": a broad allow entry (shorter than /8): "
+		    "every address in it may query this host's DNS" } },
+		/* "lo" is in every network namespace; prefixes are not looked up */
+		{ "[rules]\nexempt_interfaces = lo p53nosuch*\n", CONFIG_WARN_INTERFACES, { NULL } },
+		{ "[rules]\nexempt_interfaces = lo\n  p53nosuch9\n", CONFIG_WARN_INTERFACES,
+		  { "exempt_interface_missing: t.conf:3: [rules] exempt_interfaces = \"p53nosuch9\": no such "
+		    "interface here now; the exemption applies once it appears" } },
+		{ "[rules]\nexempt_interfaces = p53nosuch9\n", 0, { NULL } },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config *c = parse_ok(cases[i].text);
+		struct warnings ws = { .n = 0 };
+		size_t want = 0;
+		int n;
+
+		while (want < 4 && cases[i].want[want])
+			want++;
+		n = config_warnings(c, cases[i].flags, collect, &ws);
+		assert_int_equal(n, (int)ws.n);
+		if (ws.n != want)
+			fail_msg("case %zu: %zu warnings, expected %zu (first: %s)", i, ws.n, want,
+				 ws.n ? ws.lines[0] : "none");
+		for (size_t j = 0; j < ws.n; j++) {
+			if (strcmp(ws.lines[j], cases[i].want[j]) != 0)
+				fail_msg("case %zu:\n got: %s\nwant: %s", i, ws.lines[j], cases[i].want[j]);
+			free(ws.lines[j]);
+		}
+		assert_int_equal(config_warnings(c, cases[i].flags, NULL, NULL), (int)want);
+		config_free(c);
+	}
+}
+
+/* A typo of an existing name gets a suggestion: "lo" exists everywhere. */
+static void test_warning_suggests(void **state)
+{
+	struct config *c = parse_ok("[rules]\nexempt_interfaces = lo0\n");
+	struct warnings ws = { .n = 0 };
+
+	(void)state;
+	assert_int_equal(config_warnings(c, CONFIG_WARN_INTERFACES, collect, &ws), 1);
+	assert_non_null(strstr(ws.lines[0], "exempt_interface_missing: t.conf:2: "));
+	assert_non_null(strstr(ws.lines[0], "exempt_interfaces = \"lo0\": no such interface here now (did you mean \""));
+	free(ws.lines[0]);
 	config_free(c);
 }
 
@@ -636,6 +941,12 @@ int main(void)
 		cmocka_unit_test(test_empty_list_clears),
 		cmocka_unit_test(test_failed_list_keeps_previous),
 		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_error_lines),
+		cmocka_unit_test(test_allow_not_everything),
+		cmocka_unit_test(test_allow_everything_across_files),
+		cmocka_unit_test(test_long_comments),
+		cmocka_unit_test(test_warnings),
+		cmocka_unit_test(test_warning_suggests),
 		cmocka_unit_test_setup_teardown(test_load_dropins_in_order, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_load_errors, setup_dir, teardown_dir),
 		cmocka_unit_test(test_load_default_missing),
