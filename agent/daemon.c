@@ -107,12 +107,14 @@ static void reload(struct daemon *d)
 	if (r < 0) {
 		log_config_error(&err);
 		log_warning("config_kept", LOG_STR("reason", "the new configuration is invalid"));
+		d->config_reload_ok = false;
 		goto out;
 	}
 	r = enforce_rebuild(d, c, &rs);
 	if (r < 0) {
 		log_warning("config_kept", LOG_STR("reason", "the new rules cannot be built"));
 		config_free(c);
+		d->config_reload_ok = false;
 		goto out;
 	}
 	config_free(d->config);
@@ -121,7 +123,9 @@ static void reload(struct daemon *d)
 	enforce_replace_ruleset(d, rs);
 	observe_reconfigure(d);
 	log_info("config_reloaded", LOG_UINT("files", c->n_files), LOG_STR("mode", agent_mode_to_string(c->mode)));
+	d->config_reload_ok = true;
 out:
+	d->config_reload_at = time(NULL);
 	report_write_now(d);
 	sd_notify(0, "READY=1");
 }
@@ -241,7 +245,8 @@ int daemon_main(const char *config_path)
 		return EXIT_ERROR;
 	}
 	d.start_mono_ms = d.now_ms = daemon_now_ms();
-	d.start_wall = time(NULL);
+	d.start_wall = d.config_reload_at = time(NULL);
+	d.config_reload_ok = true;
 	if (sd_watchdog_enabled(0, &d.watchdog_usec) <= 0)
 		d.watchdog_usec = 0;
 	log_info("agent_started", LOG_STR("version", PORT53GUARD_VERSION),
