@@ -210,8 +210,10 @@ char *verdict_codes_text(const struct verdict *v, char *buf, size_t len)
 		if (!v->findings[c].active)
 			continue;
 		n = snprintf(buf + off, len - off, "%s%s", off ? " " : "", code_names[c]);
-		if (n < 0 || (size_t)n >= len - off)
+		if (n < 0 || (size_t)n >= len - off) {
+			buf[off] = '\0';       /* whole codes only */
 			break;
+		}
 		off += (size_t)n;
 	}
 	return buf;
