@@ -218,9 +218,11 @@ static void shutdown_agent(struct daemon *d)
 {
 	sd_notify(0, "STOPPING=1");
 	enforce_stop(d);
+	/* The last report is what `status` shows once the agent is gone: write
+	 * it while the listeners and the capture are still known. */
+	report_write_now(d);
 	observe_close(d);
 	enforce_close(d);
-	report_write_now(d);
 }
 
 int daemon_main(const char *config_path)

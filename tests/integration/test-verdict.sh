@@ -141,6 +141,8 @@ assert_eq "status after stop: exit 1" 1 "$(status_code "$srv" "$conf")"
 st >"$dir/stopped.txt" 2>&1
 check "status after stop: agent_not_running first" bash -c "head -n2 '$dir/stopped.txt' | grep -q agent_not_running"
 check "status after stop: labelled as last known, with when" grep -q '^last known, as of 20[0-9-]*T' "$dir/stopped.txt"
+check "status after stop: the last known listeners are dnsmasq's, not none" \
+	grep -Eq '^  udp +0\.0\.0\.0 +public +pid [0-9]+ +dnsmasq' "$dir/stopped.txt"
 assert_eq "status --json after stop: running false" false "$(sj .running)"
 assert_eq "status --json after stop: not compliant, agent_not_running first" "not_compliant agent_not_running" \
 	"$(sj '"\(.verdict.state) \(.verdict.findings[0].code)"')"
