@@ -87,6 +87,17 @@ sleep 0.5
 assert_eq "since is kept across recomputations" "$since" "$(sj '.verdict.findings[0].since_unix')"
 
 # ---- metrics through a real node_exporter -----------------------------------------
+# A local listener whose command name holds an escape sequence and a quote:
+# its listener_info labels must stay one valid, escaped series.
+spawn "$srv" "$dir/hostile.log" python3 -c '
+import ctypes, socket, time
+ctypes.CDLL(None).prctl(15, b"p53\x1b[2J\"q", 0, 0, 0)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.2", 53))
+print("ready", flush=True)
+time.sleep(600)' >/dev/null
+wait_for 5 grep -q ready "$dir/hostile.log"
 ip netns exec "$srv" prometheus-node-exporter --web.listen-address=127.0.0.1:9154 \
 	--collector.disable-defaults --collector.textfile \
 	--collector.textfile.directory="$dir/a/metrics" >"$dir/node_exporter.log" 2>&1 &
@@ -110,6 +121,9 @@ check "config_last_reload_timestamp_seconds set" grep -Eq '^port53guard_config_l
 check "listener_info for dnsmasq's UDP wildcard socket" grep -Eq \
 	'^port53guard_listener_info\{address="0\.0\.0\.0",comm="dnsmasq",container="",exposure="public",proto="udp",unit=""\} 1$' \
 	"$dir/metrics.txt"
+check "listener_info: the hostile comm escaped like the log, then for the format" grep -qF \
+	'comm="p53\\x1b[2J\\\"q"' "$dir/metrics.txt"
+check "no raw escape byte in the metrics file" bash -c "! grep -q \$'\\x1b' '$dir/a/metrics/port53guard.prom'"
 seen=$(m port53guard_queries_seen_total)
 allowed=$(m 'port53guard_queries_total\{result="allowlisted"\}')
 other=$(m 'port53guard_queries_total\{result="not_allowlisted"\}')
