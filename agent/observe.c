@@ -392,8 +392,7 @@ void observe_status_json(const struct daemon *d, json_t *root)
 	json_object_set_new(root, "capture", json_pack("{s:s, s:b, s:o, s:o, s:I, s:I, s:I}",
 		"state", d->capture ? (d->capture_missing[0] ? "partial" : "running") : "degraded",
 		"degraded", d->capture_degraded || d->capture_missing[0],
-		"error", d->capture_error[0] ? json_string(d->capture_error) : json_null(),
-		"missing", d->capture_missing[0] ? json_string(d->capture_missing) : json_null(),
+		"error", report_json_text(d->capture_error), "missing", report_json_text(d->capture_missing),
 		"received", (json_int_t)d->capture_received, "dropped", (json_int_t)d->capture_drops,
 		"if_dropped", (json_int_t)d->capture_ifdrops));
 }

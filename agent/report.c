@@ -59,6 +59,11 @@ static json_t *json_esc(const char *s, bool empty_null)
 	return j;
 }
 
+json_t *report_json_text(const char *s)
+{
+	return json_esc(s, true);
+}
+
 bool report_should_enforce(const struct daemon *d)
 {
 	switch (d->config->mode) {

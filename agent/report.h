@@ -34,5 +34,10 @@ const struct verdict *report_verdict(struct daemon *d);
  * owner objects, null for unknown. */
 json_t *report_listener_json(const struct listener *l);
 
+/* Text from the configuration, the kernel or another process as a JSON
+ * string escaped like the log (valid UTF-8 whatever the bytes); null for
+ * NULL or "". */
+json_t *report_json_text(const char *s);
+
 /* observe.c adds listeners, top sources and capture to the status object. */
 void observe_status_json(const struct daemon *d, json_t *root);
