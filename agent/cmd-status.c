@@ -11,6 +11,7 @@
 #include "config.h"
 #include "fileio.h"
 #include "report.h"
+#include "verdict.h"
 
 #define STATUS_MAX_BYTES (4u << 20)
 
@@ -85,6 +86,13 @@ static bool agent_running(json_t *root, const char **ret_why)
 	return true;
 }
 
+static const char *jstr_or(json_t *o, const char *path1, const char *path2, const char *dflt)
+{
+	const char *v = jstr(o, path1, path2);
+
+	return strcmp(v, "-") == 0 ? dflt : v;
+}
+
 static void print_listeners(json_t *root)
 {
 	json_t *ls = json_object_get(root, "listeners"), *l;
@@ -95,9 +103,16 @@ static void print_listeners(json_t *root)
 		return;
 	}
 	printf("listeners:\n");
-	json_array_foreach(ls, i, l)
-		printf("  %-4s %-40s %-8s pid %-7lld %-16s %s\n", jstr(l, "proto", NULL), jstr(l, "address", NULL),
-		       jstr(l, "exposure", NULL), jint(l, "pid", NULL), jstr(l, "comm", NULL), jstr(l, "unit", NULL));
+	json_array_foreach(ls, i, l) {
+		json_t *o = json_object_get(l, "owner");
+		bool own = json_is_true(json_object_get(json_object_get(l, "netns"), "own"));
+		const char *name = jstr_or(o, "container_name", NULL, jstr_or(o, "container", NULL, NULL));
+
+		printf("  %-4s %-40s %-9s pid %-7lld %-16s %s%s%s\n", jstr(l, "proto", NULL), jstr(l, "address", NULL),
+		       own ? jstr(l, "exposure", NULL) : "namespace", jint(o, "pid", NULL), jstr(o, "comm", NULL),
+		       jstr_or(o, "unit", NULL, jstr_or(o, "user_unit", NULL, "-")), name ? " container " : "",
+		       name ? name : "");
+	}
 }
 
 static void print_sources(json_t *root)
@@ -112,38 +127,93 @@ static void print_sources(json_t *root)
 		printf("  %-43s %lld queries\n", jstr(s, "source", NULL), jint(s, "queries", NULL));
 }
 
-static void print_human(json_t *root, bool running, const char *why)
+static void print_verdict(json_t *verdict, const char *indent)
 {
-	printf("agent:         %s", running ? "running" : "NOT RUNNING");
-	if (running)
-		printf(" (pid %lld, version %s, up %llds)\n", jint(root, "pid", NULL), jstr(root, "version", NULL),
-		       jint(root, "uptime_seconds", NULL));
-	else
-		printf(" (%s)\n", why);
+	json_t *fs = json_object_get(verdict, "findings"), *f;
+	const char *state = jstr(verdict, "state", NULL);
+	size_t i;
+
+	printf("%scompliance:    %s\n", indent, strcmp(state, "compliant") == 0 ? "compliant"
+	       : strcmp(state, "at_risk") == 0 ? "AT RISK" : strcmp(state, "not_compliant") == 0 ? "NOT COMPLIANT"
+	       : "unknown");
+	json_array_foreach(fs, i, f)
+		printf("%s  %-14s %-25s %s (since %s)\n", indent, jstr(f, "severity", NULL), jstr(f, "code", NULL),
+		       jstr(f, "message", NULL), jstr(f, "since", NULL));
+}
+
+static void print_details(json_t *root)
+{
+	json_t *en = json_object_get(root, "enforcement");
+	json_t *fb = json_object_get(en, "fallback");
+
 	printf("mode:          %s\n", jstr(root, "mode", NULL));
-	printf("enforcement:   %s%s (%s)\n", jbool(root, "enforcement", "enforcing") ? "enforcing" : "not enforcing",
-	       !jbool(root, "enforcement", "enforcing") && jbool(root, "enforcement", "should_enforce")
-		       ? ", BUT SHOULD BE" : "",
-	       jstr(root, "enforcement", "reason"));
-	printf("rules:         table %s, verified at %s, %lld drift repairs\n", jstr(root, "enforcement", "table"),
-	       jstr(root, "enforcement", "rules_verified_at"), jint(root, "enforcement", "drift_repairs"));
+	printf("enforcement:   %s%s (%s)\n", jbool(en, "enforcing", NULL) ? "enforcing" : "not enforcing",
+	       !jbool(en, "enforcing", NULL) && jbool(en, "should_enforce", NULL) ? ", BUT SHOULD BE" : "",
+	       jstr(en, "reason", NULL));
+	if (jbool(fb, "active", NULL))
+		printf("fallback:      %s\n", jstr(fb, "reason", NULL));
+	printf("rules:         table %s, verified at %s, %lld drift repairs\n", jstr(en, "table", NULL),
+	       jstr_or(en, "rules_verified_at", NULL, "never"), jint(en, "drift_repairs", NULL));
 	printf("dropped:       udp %lld packets, tcp %lld packets\n",
 	       jint(json_object_get(root, "drops"), "udp", "packets"),
 	       jint(json_object_get(root, "drops"), "tcp", "packets"));
-	printf("capture:       %s, %lld received, %lld dropped by the kernel\n", jstr(root, "capture", "state"),
-	       jint(root, "capture", "received"), jint(root, "capture", "dropped"));
+	printf("capture:       %s, %lld received, %lld dropped by the kernel%s%s\n", jstr(root, "capture", "state"),
+	       jint(root, "capture", "received"), jint(root, "capture", "dropped"),
+	       json_is_string(json_object_get(json_object_get(root, "capture"), "missing")) ? "; not open: " : "",
+	       jstr_or(root, "capture", "missing", ""));
 	print_listeners(root);
 	print_sources(root);
-	printf("updated:       %s\n", jstr(root, "updated_at", NULL));
 }
 
-static int status_exit_code(json_t *root, bool running)
+static void print_human(json_t *root, json_t *verdict, bool running, const char *why)
+{
+	print_verdict(verdict, "");
+	if (running) {
+		printf("agent:         running (pid %lld, version %s, up %llds)\n", jint(root, "pid", NULL),
+		       jstr(root, "version", NULL), jint(root, "uptime_seconds", NULL));
+		print_details(root);
+		printf("updated:       %s\n", jstr(root, "updated_at", NULL));
+		return;
+	}
+	printf("agent:         NOT RUNNING (%s)\n", why);
+	printf("\nlast known, as of %s (pid %lld, version %s); none of it is current:\n",
+	       jstr(root, "updated_at", NULL), jint(root, "pid", NULL), jstr(root, "version", NULL));
+	print_verdict(json_object_get(root, "verdict"), "");
+	print_details(root);
+}
+
+/* The verdict the agent wrote; when it does not run, agent_not_running
+ * on top of what it last knew, and not compliant. */
+static json_t *current_verdict(json_t *root, bool running)
+{
+	json_t *last = json_object_get(root, "verdict"), *v, *fs, *f;
+	char since[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t i;
+
+	if (running)
+		return json_is_object(last) ? json_incref(last) : json_pack("{s:s, s:[]}", "state", "unknown", "findings");
+	gmtime_r(&now, &tm);
+	strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fs = json_array();
+	json_array_append_new(fs, json_pack("{s:s, s:s, s:s, s:s, s:I}", "code", verdict_code_name(VERDICT_AGENT_NOT_RUNNING),
+		"severity", verdict_state_name(verdict_code_severity(VERDICT_AGENT_NOT_RUNNING)),
+		"message", "the agent is not running: nothing keeps the rules in place; what follows is its last report",
+		"since", jstr_or(root, "updated_at", NULL, since), "since_unix", (json_int_t)jint(root, "updated_at_unix", NULL)));
+	json_array_foreach(json_object_get(last, "findings"), i, f)
+		json_array_append(fs, f);
+	v = json_pack("{s:s, s:s, s:o}", "state", verdict_state_name(VERDICT_NOT_COMPLIANT), "computed_at", since,
+		      "findings", fs);
+	return v;
+}
+
+static int status_exit_code(json_t *verdict, bool running)
 {
 	if (!running)
 		return EXIT_ERROR;
-	if (jbool(root, "enforcement", "should_enforce") && !jbool(root, "enforcement", "enforcing"))
-		return EXIT_ATTENTION;
-	return EXIT_OK;
+	return strcmp(jstr(verdict, "state", NULL), verdict_state_name(VERDICT_COMPLIANT)) == 0 ? EXIT_OK
+											     : EXIT_ATTENTION;
 }
 
 static const struct cli_option status_options[] = {
@@ -156,7 +226,7 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 	struct config *c;
 	json_error_t jerr;
 	bool json = false, running;
-	json_t *root;
+	json_t *root, *verdict;
 	char *text;
 	int r;
 
@@ -167,8 +237,21 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_ERROR;
 	r = fileio_read_small(c->status_file, STATUS_MAX_BYTES, &text, NULL);
 	if (r < 0) {
+		/* Nothing was ever known: the verdict alone, on stdout as usual. */
 		fprintf(stderr, "port53guard status: agent not running: cannot read %s: %s\n", c->status_file,
 			strerror(-r));
+		root = json_pack("{s:i, s:b, s:s, s:o}", "schema_version", REPORT_SCHEMA_VERSION, "running", 0,
+				 "not_running_reason", "no status file", "verdict", json_null());
+		verdict = current_verdict(root, false);
+		if (json) {
+			json_object_set(root, "verdict", verdict);
+			json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+			putchar('\n');
+		} else {
+			print_verdict(verdict, "");
+		}
+		json_decref(verdict);
+		json_decref(root);
 		config_free(c);
 		return EXIT_ERROR;
 	}
@@ -182,16 +265,22 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	running = agent_running(root, &why);
+	verdict = current_verdict(root, running);
 	if (json) {
 		json_object_set_new(root, "running", json_boolean(running));
-		if (!running)
-			json_object_set_new(root, "not_running_reason", json_string(why));
+		json_object_set_new(root, "not_running_reason", running ? json_null() : json_string(why));
+		if (!running) {
+			json_object_set(root, "last_known_verdict", json_object_get(root, "verdict"));
+			json_object_set_new(root, "last_known_at", json_incref(json_object_get(root, "updated_at")));
+		}
+		json_object_set(root, "verdict", verdict);
 		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		putchar('\n');
 	} else {
-		print_human(root, running, why);
+		print_human(root, verdict, running, why);
 	}
-	r = status_exit_code(root, running);
+	r = status_exit_code(verdict, running);
+	json_decref(verdict);
 	json_decref(root);
 	config_free(c);
 	return r;

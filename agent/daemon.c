@@ -117,12 +117,14 @@ static void reload(struct daemon *d)
 	if (r < 0) {
 		log_config_error(&err);
 		log_warning("config_kept", LOG_STR("reason", "the new configuration is invalid"));
+		d->config_reload_ok = false;
 		goto out;
 	}
 	r = enforce_rebuild(d, c, &rs);
 	if (r < 0) {
 		log_warning("config_kept", LOG_STR("reason", "the new rules cannot be built"));
 		config_free(c);
+		d->config_reload_ok = false;
 		goto out;
 	}
 	config_free(d->config);
@@ -132,7 +134,9 @@ static void reload(struct daemon *d)
 	observe_reconfigure(d);
 	log_info("config_reloaded", LOG_UINT("files", c->n_files), LOG_STR("mode", agent_mode_to_string(c->mode)));
 	config_warnings(c, CONFIG_WARN_INTERFACES, log_config_warning, NULL);
+	d->config_reload_ok = true;
 out:
+	d->config_reload_at = time(NULL);
 	report_write_now(d);
 	sd_notify(0, "READY=1");
 }
@@ -225,9 +229,11 @@ static void shutdown_agent(struct daemon *d)
 {
 	sd_notify(0, "STOPPING=1");
 	enforce_stop(d);
+	/* The last report is what `status` shows once the agent is gone: write
+	 * it while the listeners and the capture are still known. */
+	report_write_now(d);
 	observe_close(d);
 	enforce_close(d);
-	report_write_now(d);
 }
 
 int daemon_main(const char *config_path)
@@ -252,7 +258,8 @@ int daemon_main(const char *config_path)
 		return EXIT_ERROR;
 	}
 	d.start_mono_ms = d.now_ms = daemon_now_ms();
-	d.start_wall = time(NULL);
+	d.start_wall = d.config_reload_at = time(NULL);
+	d.config_reload_ok = true;
 	if (sd_watchdog_enabled(0, &d.watchdog_usec) <= 0)
 		d.watchdog_usec = 0;
 	log_info("agent_started", LOG_STR("version", PORT53GUARD_VERSION),

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "verdict.h"
 
 struct nft_handle;
 struct ruleset;
@@ -70,11 +71,17 @@ struct daemon {
 	unsigned listeners_unfiltered;          /* observe: public listeners out of the host rule's reach */
 	time_t recursion_offered_last;          /* observe: last recursive answer to an outside client, 0: none */
 	char capture_missing[256];              /* observe: capture interfaces that could not be opened */
+	bool policy_public_dns;                 /* enforce: the cloud policy accepts DNS from everybody */
+	time_t enforcing_since;                 /* enforce: wall clock the rules last went in, 0: not enforcing */
+	bool config_reload_ok;                  /* daemon: the last reload's outcome (true before any) */
+	time_t config_reload_at;                /* daemon: wall clock of the last reload, or of the start */
 
 	/* report: summary, status and metrics files */
 	uint64_t next_summary_ms;
 	uint64_t next_status_ms;
 	bool status_write_failing, metrics_write_failing;
+	struct verdict verdict;                 /* the last computed; since kept across recomputations */
+	bool verdict_valid;
 };
 
 /* `port53guard run`: returns the process exit code. */

@@ -11,6 +11,7 @@
 #include "report.h"
 #include "ruleset.h"
 #include "rulesconf.h"
+#include "sgpolicy.h"
 
 /* The live table is read back this often: counters for status and metrics,
  * and a structural check that catches what no event reported. */
@@ -91,13 +92,16 @@ void enforce_close(struct daemon *d)
 /* The cloud policy's skipped entries and its policy_allows_public_dns
  * finding are logged with every start and reload that installs it. */
 static int build_with_policy_log(const struct config *c, struct ruleset **ret, char *err,
-				 size_t len)
+				 size_t len, bool *ret_public_dns)
 {
 	struct rulesconf_policy *pol = NULL;
 	int r = rulesconf_build_policy(c, ret, &pol, err, len);
 
-	if (r == 0)
+	if (r == 0) {
 		rulesconf_policy_log(c, pol);
+		*ret_public_dns = pol && (pol->mirror->public_dns[0] != SGPOLICY_NONE ||
+					  pol->mirror->public_dns[1] != SGPOLICY_NONE);
+	}
 	rulesconf_policy_free(pol);
 	return r;
 }
@@ -107,8 +111,7 @@ int enforce_rebuild(struct daemon *d, const struct config *c, struct ruleset **r
 	char err[512] = "";
 	int r;
 
-	(void)d;
-	r = build_with_policy_log(c, ret, err, sizeof(err));
+	r = build_with_policy_log(c, ret, err, sizeof(err), &d->policy_public_dns);
 	if (r < 0)
 		log_error("rules_invalid", LOG_STR("error", err[0] ? err : strerror(-r)));
 	return r;
@@ -132,6 +135,8 @@ static int apply(struct daemon *d, const char *reason)
 			  LOG_STR("hint", r == -EPERM ? "needs CAP_NET_ADMIN, or another process owns the table" : ""));
 		return r;
 	}
+	if (!d->enforcing)
+		d->enforcing_since = time(NULL);
 	d->enforcing = true;
 	d->verified_at = time(NULL);
 	d->next_verify_ms = daemon_now_ms() + VERIFY_INTERVAL_MS;
@@ -153,8 +158,12 @@ static void remove_table(struct daemon *d, const char *reason)
 		log_error("rules_remove_failed", LOG_STR("reason", reason), LOG_STR("error", err[0] ? err : strerror(-r)));
 		return;
 	}
+	/* Lifting rules that were in force leaves the host answering DNS: a
+	 * warning, whatever the reason. */
+	log_event(d->enforcing ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, "rules_removed", LOG_STR("reason", reason),
+		  LOG_STR("table", "inet " RULESET_TABLE));
 	d->enforcing = false;
-	log_info("rules_removed", LOG_STR("reason", reason), LOG_STR("table", "inet " RULESET_TABLE));
+	d->enforcing_since = 0;
 }
 
 int enforce_initial(struct daemon *d)

@@ -372,45 +372,27 @@ void observe_summary(struct daemon *d)
 
 /* ---- status ---- */
 
-static json_t *listener_json(const struct listener *l)
-{
-	char addr[INET6_ADDRSTRLEN], ns[40];
-	const char *fields[] = { l->owner.comm, l->owner.exe, l->owner.unit, l->owner.container,
-				 netns_label(l, ns, sizeof(ns)) };
-	char *esc[5] = { 0 };
-	json_t *o;
-
-	/* Process names and paths are another process's bytes: escape them. */
-	for (int i = 0; i < 5; i++)
-		esc[i] = fields[i] ? log_escape(fields[i], strlen(fields[i]), NULL) : NULL;
-	o = json_pack("{s:s, s:s, s:i, s:s, s:i, s:s?, s:s?, s:s?, s:s?, s:s?, s:i}",
-		      "proto", listener_proto_to_string(l->proto),
-		      "address", listener_addr_to_string(l, addr, sizeof(addr)), "port", l->port,
-		      "exposure", exposure_text(l),
-		      "pid", l->owner.status == PROCMAP_FOUND ? (int)l->owner.pid : 0,
-		      "comm", esc[0], "exe", esc[1], "unit", esc[2], "container", esc[3], "namespace", esc[4],
-		      "v6only", l->v6only);
-	for (int i = 0; i < 5; i++)
-		free(esc[i]);
-	return o;
-}
-
 void observe_status_json(const struct daemon *d, json_t *root)
 {
 	json_t *ls = json_array(), *ts = json_array();
 
 	for (size_t i = 0; d->listeners && ls && i < d->listeners->n; i++)
-		json_array_append_new(ls, listener_json(&d->listeners->items[i]));
+		json_array_append_new(ls, report_listener_json(&d->listeners->items[i]));
 	for (size_t i = 0; ts && i < d->n_top_sources; i++)
 		json_array_append_new(ts, json_pack("{s:s, s:I}", "source", d->top_sources[i].source, "queries",
 						    (json_int_t)d->top_sources[i].queries));
 	json_object_set_new(root, "listeners", ls);
 	json_object_set_new(root, "top_sources", ts);
-	json_object_set_new(root, "queries", json_pack("{s:I, s:I, s:I, s:I}",
-		"seen", (json_int_t)d->queries_seen, "answered", (json_int_t)d->queries_answered,
-		"unanswered", (json_int_t)d->queries_unanswered, "allowlisted", (json_int_t)d->queries_allowed));
-	json_object_set_new(root, "capture", json_pack("{s:s, s:s, s:I, s:I, s:I}",
-		"state", d->capture ? "running" : "degraded", "error", d->capture_error,
+	/* allowlisted + not_allowlisted == seen; answered and unanswered are
+	 * outcomes, known later, of the same queries. */
+	json_object_set_new(root, "queries", json_pack("{s:I, s:I, s:I, s:I, s:I}",
+		"seen", (json_int_t)d->queries_seen, "allowlisted", (json_int_t)d->queries_allowed,
+		"not_allowlisted", (json_int_t)(d->queries_seen - d->queries_allowed),
+		"answered", (json_int_t)d->queries_answered, "unanswered", (json_int_t)d->queries_unanswered));
+	json_object_set_new(root, "capture", json_pack("{s:s, s:b, s:o, s:o, s:I, s:I, s:I}",
+		"state", d->capture ? (d->capture_missing[0] ? "partial" : "running") : "degraded",
+		"degraded", d->capture_degraded || d->capture_missing[0],
+		"error", report_json_text(d->capture_error), "missing", report_json_text(d->capture_missing),
 		"received", (json_int_t)d->capture_received, "dropped", (json_int_t)d->capture_drops,
 		"if_dropped", (json_int_t)d->capture_ifdrops));
 }

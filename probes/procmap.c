@@ -4,10 +4,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------- parsers --- */
@@ -280,6 +282,141 @@ int procmap_cgroup_container(const char *path, char **ret)
 	return 0;
 }
 
+/* ------------------------------------------------------ container names --- */
+
+static int name_dup(const char *s, char **ret)
+{
+	size_t n;
+
+	if (!s)
+		return -ENXIO;
+	if (s[0] == '/')
+		s++;
+	n = strnlen(s, PROCMAP_CONTAINER_NAME_MAX);
+	if (n == 0)
+		return -ENXIO;
+	*ret = strndup(s, n);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* containers/storage: [{"id": ID, "names": [NAME, ...]}, ...] */
+static const char *storage_name(json_t *list, const char *id)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(list, i, e) {
+		json_t *names = json_object_get(e, "names");
+
+		if (json_is_string(json_object_get(e, "id")) &&
+		    strcmp(json_string_value(json_object_get(e, "id")), id) == 0)
+			return json_string_value(json_array_get(names, 0));
+	}
+	return NULL;
+}
+
+int procmap_container_name_parse(const char *text, size_t len, const char *id, char **ret)
+{
+	static const char *const annotations[] = {
+		"io.kubernetes.cri.container-name",     /* containerd */
+		"io.kubernetes.container.name",         /* CRI-O */
+	};
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	const char *name = NULL;
+	int r;
+
+	if (!root)
+		return -ENXIO;
+	if (json_is_array(root)) {
+		name = storage_name(root, id);
+	} else if (json_is_object(root)) {
+		name = json_string_value(json_object_get(root, "Name"));
+		for (size_t i = 0; !name && i < sizeof(annotations) / sizeof(annotations[0]); i++)
+			name = json_string_value(json_object_get(json_object_get(root, "annotations"), annotations[i]));
+	}
+	r = name_dup(name, ret);
+	json_decref(root);
+	return r;
+}
+
+/* The runtime's files are root's, but a container's name is chosen by
+ * whoever started it: bounded read of a regular file, no symlink at the end. */
+static int read_bounded(const char *path, size_t limit, char **ret, size_t *ret_len)
+{
+	struct stat st;
+	char *buf;
+	size_t len = 0;
+	ssize_t k;
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > limit) {
+		close(fd);
+		return -EFBIG;
+	}
+	buf = malloc(limit);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (len < limit && (k = read(fd, buf + len, limit - len)) != 0) {
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		len += (size_t)k;
+	}
+	close(fd);
+	if (r == 0 && len == limit)
+		r = -EFBIG;
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+int procmap_container_name(const char *root, const char *id, char **ret)
+{
+	static const struct {
+		const char *fmt;
+		size_t limit;
+	} files[] = {
+		{ "%s/var/lib/docker/containers/%s/config.v2.json", 1u << 20 },
+		{ "%s/run/containerd/io.containerd.runtime.v2.task/k8s.io/%s/config.json", 1u << 20 },
+		{ NULL, 8u << 20 },     /* one list for every container */
+	};
+	char path[PATH_MAX];
+	int r = -ENXIO;
+
+	if (!is_hex64(id, strlen(id)))
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && r != 0 && r != -ENOMEM; i++) {
+		char *text = NULL;
+		size_t len = 0;
+
+		if (!files[i].fmt)
+			snprintf(path, sizeof(path), "%s/var/lib/containers/storage/overlay-containers/containers.json",
+				 root);
+		else
+			snprintf(path, sizeof(path), files[i].fmt, root, id);
+		r = read_bounded(path, files[i].limit, &text, &len);
+		if (r < 0) {
+			r = r == -ENOMEM ? r : -ENXIO;
+			continue;
+		}
+		r = procmap_container_name_parse(text, len, id, ret);
+		free(text);
+	}
+	return r;
+}
+
 /* ------------------------------------------------------------- /proc --- */
 
 void procmap_owner_clear(struct procmap_owner *o)
@@ -289,6 +426,7 @@ void procmap_owner_clear(struct procmap_owner *o)
 	free(o->unit);
 	free(o->user_unit);
 	free(o->container);
+	free(o->container_name);
 	*o = (struct procmap_owner){ 0 };
 }
 
@@ -376,6 +514,8 @@ static int read_cgroup(int pidfd, struct procmap_owner *o)
 	if (r != -ENOMEM)
 		r = procmap_cgroup_container(path, &o->container);
 	free(path);
+	if (r == 0 && o->container)
+		r = procmap_container_name("/", o->container, &o->container_name);
 	return r == -ENOMEM ? r : 0;
 }
 
@@ -419,7 +559,7 @@ static int owner_copy(const struct procmap_owner *src, struct procmap_owner *dst
 
 	if (dup_str(src->comm, &o.comm) < 0 || dup_str(src->exe, &o.exe) < 0 ||
 	    dup_str(src->unit, &o.unit) < 0 || dup_str(src->user_unit, &o.user_unit) < 0 ||
-	    dup_str(src->container, &o.container) < 0) {
+	    dup_str(src->container, &o.container) < 0 || dup_str(src->container_name, &o.container_name) < 0) {
 		procmap_owner_clear(&o);
 		return -ENOMEM;
 	}

@@ -29,6 +29,7 @@ struct procmap_owner {
 	char *unit;             /* systemd unit, NULL when none */
 	char *user_unit;        /* unit of a user manager (inside user@UID.service), or NULL */
 	char *container;        /* container id (64 hex digits), NULL when none */
+	char *container_name;   /* the runtime's name for it, NULL when unknown */
 };
 
 struct procmap_result {
@@ -73,3 +74,25 @@ int procmap_cgroup_unit(const char *path, char **ret_unit, char **ret_user_unit)
  * cri-containerd-ID.scope, crio-ID.scope, libpod-ID.scope (ID: 64 hex
  * digits), the outermost when nested. -ENXIO when there is none. */
 int procmap_cgroup_container(const char *path, char **ret);
+
+/* Longest container name kept; a longer one is cut. */
+#define PROCMAP_CONTAINER_NAME_MAX 253
+
+/*
+ * The name a container runtime gave container id, from one of its files
+ * (text, len): Docker's config.v2.json ("Name", without its leading '/'),
+ * an OCI bundle's config.json (the Kubernetes container-name annotation of
+ * containerd or CRI-O), or containers/storage's containers.json (podman:
+ * the first of "names" of the entry with this "id"). The text is hostile:
+ * any JSON, any size up to len. -ENXIO when it names no container id.
+ */
+int procmap_container_name_parse(const char *text, size_t len, const char *id, char **ret);
+
+/*
+ * Looks the name up in the runtimes' files below root ("/" but for tests):
+ * var/lib/docker/containers/ID/config.v2.json,
+ * run/containerd/io.containerd.runtime.v2.task/k8s.io/ID/config.json,
+ * var/lib/containers/storage/overlay-containers/containers.json. Each is
+ * read with a size limit. -ENXIO when none names it; id must be 64 hex.
+ */
+int procmap_container_name(const char *root, const char *id, char **ret);

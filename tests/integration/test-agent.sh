@@ -9,7 +9,7 @@
 . "$(dirname "$0")/agent.sh"
 p53_init
 require_root
-require_cmd dig dnsmasq nft python3 curl prometheus-node-exporter
+require_cmd dig dnsmasq nft python3 curl jq prometheus-node-exporter
 
 srv=$(ns_add srv)
 cli=$(ns_add cli)
@@ -32,7 +32,10 @@ check "enforce: internet client times out (IPv6)" dig_times_out "$cli" fd53:1::1
 check "enforce: allowlisted client is answered" dig_query "$alw" 10.53.2.1 host.test.p53
 check "enforce: loopback inside the server is answered" dig_query "$srv" 127.0.0.1 host.test.p53
 check "enforce: rules_applied logged" log_has "$dir/enforce.log" rules_applied 'reason=start'
-assert_eq "enforce: status exits 0" 0 "$(status_code "$srv" "$conf")"
+# dnsmasq also answers TCP:53 on the wildcard while protocols = udp.
+assert_eq "enforce: status exits 3 (a public TCP:53 listener, protocols = udp)" 3 "$(status_code "$srv" "$conf")"
+assert_eq "enforce: the finding is tcp53_public" tcp53_public \
+	"$(ip netns exec "$srv" "$PORT53GUARD" -c "$conf" status --json | jq -r '[.verdict.findings[].code] | join(" ")')"
 check "enforce: status says enforcing" bash -c "ip netns exec $srv $PORT53GUARD -c $conf status | grep -q '^enforcement: *enforcing'"
 check "enforce: status --json is JSON with the mode" bash -c \
 	"ip netns exec $srv $PORT53GUARD -c $conf status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"mode\"]==\"enforce\" and d[\"enforcement\"][\"enforcing\"]'"
@@ -138,7 +141,7 @@ assert_eq "monitor: no table" 0 "$(table_count "$srv")"
 check "monitor: internet client answered" dig_query "$cli" 10.53.1.1 host.test.p53
 check "monitor: the query is reported" wait_for 6 log_has "$dir/monitor.log" dns_queries 'src=10.53.1.2 '
 check "monitor: answered queries are counted" wait_for 8 bash -c "grep ' event=dns_queries ' '$dir/monitor.log' | grep 'src=10.53.1.2 ' | grep -qv 'answered=0'"
-assert_eq "monitor: status exits 0 (not enforcing, and should not)" 0 "$(status_code "$srv" "$conf")"
+assert_eq "monitor: status exits 3 (mode_monitor: not compliant)" 3 "$(status_code "$srv" "$conf")"
 agent_stop "$pid"
 assert_eq "status of a stopped agent: exit 1" 1 "$(status_code "$srv" "$conf")"
 

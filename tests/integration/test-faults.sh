@@ -241,7 +241,9 @@ check "no CAP_NET_RAW: capture_degraded" log_has "$dir/noraw.log" capture_degrad
 check "no CAP_NET_RAW: the rules are applied" log_has "$dir/noraw.log" rules_applied 'reason=start'
 check "no CAP_NET_RAW: the internet client is refused" dig_times_out "$cli" 10.53.1.1 host.test.p53
 assert_eq "no CAP_NET_RAW: status says the capture is degraded" degraded "$(status_field "$nconf" 'd["capture"]["state"]')"
-assert_eq "no CAP_NET_RAW: status still exits 0 (enforcing)" 0 "$(status_code "$srv" "$nconf")"
+assert_eq "no CAP_NET_RAW: status exits 3 (capture_degraded)" 3 "$(status_code "$srv" "$nconf")"
+assert_eq "no CAP_NET_RAW: capture_degraded is a finding, still enforcing" "True True" \
+	"$(status_field "$nconf" '"capture_degraded" in [f["code"] for f in d["verdict"]["findings"]], d["enforcement"]["enforcing"]' | tr -d '(),')"
 check "no CAP_NET_RAW: status shows it" bash -c "ip netns exec $srv $PORT53GUARD -c $nconf status | grep -qi degraded"
 agent_stop "$pid"
 
