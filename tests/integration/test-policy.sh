@@ -371,6 +371,17 @@ check "alibaba: the skipped security group is named" grep -qF \
 	"port53guard check-config: warning: $dir/alibaba.json: Alibaba Cloud group 1 (sg-bp1dnsvpc0000000001), permission 7 (Priority 1, rule sgr-a7) \"应用层\": skipped: refers to security group sg-bp1apptier000000001" \
 	"$dir/alibaba.check.err"
 
+# TCP:53 accepted from everybody is reported even with protocols = udp.
+alibaba_policy "$dir/alibaba-tcp.json" \
+	'{"SecurityGroupRuleId": "sgr-a8", "Direction": "ingress", "IpProtocol": "TCP", "PortRange": "53/53", "SourceCidrIp": "0.0.0.0/0", "Policy": "Accept", "Priority": 1, "Description": "TCP DNS"}'
+write_conf "$dir/alibaba-tcp.conf" "$dir/alibaba-tcp.json"
+p53g -c "$dir/alibaba-tcp.conf" apply --dry-run >/dev/null 2>"$dir/alibaba-tcp.err"
+assert_eq "alibaba: dry run with a public TCP:53 accept exits 0" 0 "$?"
+check "alibaba: the public TCP:53 accept is reported" grep -qxF \
+	"port53guard apply: warning: $dir/alibaba-tcp.json: Alibaba Cloud group 1 (sg-bp1dnsvpc0000000001), permission 8 (Priority 1, rule sgr-a8): TCP:53/53 from 0.0.0.0/0 ACCEPT (TCP DNS): DNS over TCP is answered for everybody on IPv4, here as in the cloud (policy_allows_public_dns)" \
+	"$dir/alibaba-tcp.err"
+check_fails "alibaba: no UDP finding for it" grep -q "DNS is answered for everybody" "$dir/alibaba-tcp.err"
+
 huawei_policy "$dir/huawei.json"
 provider_checks huawei \
 	"# policy_file: 1 security group, 8 ingress entries: 6 rules for port 53, 1 out of scope, 1 skipped" \
