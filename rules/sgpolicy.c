@@ -202,8 +202,12 @@ int sgp_fail(const struct sgpolicy_parser *ps, const char *field, const char *va
 	if (ps->at.group) {
 		sgpolicy_entry_where(&ps->at, where, sizeof(where) - 2);
 		strcat(where, ": ");
-	} else if (ps->doc) {
-		snprintf(where, sizeof(where), "document %u: ", ps->doc);
+	} else {
+		/* Before the first group: the document, and its provider once known. */
+		snprintf(where, sizeof(where), "%s%.0u%s%s%s", ps->doc ? "document " : "", ps->doc,
+			 ps->doc && ps->at.provider ? " (" : ps->doc ? ": " : "",
+			 ps->at.provider ? sgpolicy_format_title(ps->at.provider) : "",
+			 ps->at.provider ? (ps->doc ? "): " : ": ") : "");
 	}
 	if (value)
 		quote(q, sizeof(q), value);
@@ -572,6 +576,7 @@ static int parse_document(struct sgpolicy_parser *ps, json_t *doc, enum sgpolicy
 					"DescribeSecurityGroupPolicies, Alibaba Cloud DescribeSecurityGroupAttribute, "
 					"Huawei Cloud ListSecurityGroupRules or AWS describe-security-groups");
 	}
+	ps->at.provider = imp->format;
 	return imp->parse(ps, doc);
 }
 
