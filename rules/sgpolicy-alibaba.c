@@ -214,6 +214,23 @@ static int permissions(const struct sgpolicy_parser *ps, json_t *doc, json_t **r
 	return sgp_opt_array(ps, v, "Permission", "Permissions.Permission", ret);
 }
 
+/* InnerAccessPolicy "Accept": the group's own instances reach each other,
+ * an implicit rule whose sources only the cloud knows. */
+static int inner_access(struct sgpolicy_parser *ps, json_t *doc)
+{
+	struct sgpolicy_entry e;
+	const char *s = NULL;
+	int r = sgp_opt_string(ps, doc, "InnerAccessPolicy", "InnerAccessPolicy", &s);
+
+	if (r < 0 || !s || strcasecmp(s, "drop") == 0)
+		return r;
+	if (strcasecmp(s, "accept") != 0)
+		return sgp_fail(ps, "InnerAccessPolicy", s, "not Accept or Drop");
+	sgp_entry_init(ps, &e);
+	e.action = SGPOLICY_ACCEPT;
+	return sgp_add_unresolved(ps, &e, "the group's own instances (InnerAccessPolicy Accept)");
+}
+
 static int parse(struct sgpolicy_parser *ps, json_t *doc)
 {
 	const char *gid = NULL;
@@ -225,7 +242,7 @@ static int parse(struct sgpolicy_parser *ps, json_t *doc)
 		r = sgp_begin_group(ps, SGPOLICY_FORMAT_ALIBABA, gid, true);
 	if (r == 0)
 		r = permissions(ps, doc, &list);
-	if (r < 0 || !list)
+	if (r < 0)
 		return r;
 	json_array_foreach(list, i, e) {
 		r = sgp_begin_entry(ps, (unsigned)i + 1, "Permissions");
@@ -235,7 +252,7 @@ static int parse(struct sgpolicy_parser *ps, json_t *doc)
 			return r;
 	}
 	sgp_end_entries(ps);
-	return 0;
+	return inner_access(ps, doc);
 }
 
 static bool detect(json_t *doc)

@@ -360,7 +360,7 @@ provider_checks() {
 
 alibaba_policy "$dir/alibaba.json"
 provider_checks alibaba \
-	"# policy_file: 1 security group, 7 ingress entries: 5 rules for port 53, 1 out of scope, 1 skipped" \
+	"# policy_file: 1 security group, 8 ingress entries: 5 rules for port 53, 1 out of scope, 2 skipped" \
 	'udp dport 53 ip saddr 0.0.0.0/0 counter drop comment "cloud policy group 1 Priority 10: 同优先级拒绝优先"' \
 	"# out of scope: Alibaba Cloud group 1 (sg-bp1dnsvpc0000000001), permission 6 (Priority 1, rule sgr-a6): TCP:22/22 from 0.0.0.0/0 ACCEPT (SSH)"
 order=$(grep -oE 'comment "cloud policy group 1 Priority [0-9]+: [^"]*' "$dir/alibaba.nft" | sed 's/comment "cloud policy group 1 //' | tr '\n' '|')
@@ -369,6 +369,9 @@ assert_eq "alibaba: Priority order, Drop before Accept at Priority 10" \
 	"$order"
 check "alibaba: the skipped security group is named" grep -qF \
 	"port53guard check-config: warning: $dir/alibaba.json: Alibaba Cloud group 1 (sg-bp1dnsvpc0000000001), permission 7 (Priority 1, rule sgr-a7) \"应用层\": skipped: refers to security group sg-bp1apptier000000001" \
+	"$dir/alibaba.check.err"
+check "alibaba: InnerAccessPolicy Accept is named as skipped" grep -qF \
+	"port53guard check-config: warning: $dir/alibaba.json: Alibaba Cloud group 1 (sg-bp1dnsvpc0000000001): skipped: refers to the group's own instances (InnerAccessPolicy Accept)" \
 	"$dir/alibaba.check.err"
 
 # TCP:53 accepted from everybody is reported even with protocols = udp.

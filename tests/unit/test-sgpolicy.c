@@ -207,7 +207,9 @@ static const struct file_case file_cases[] = {
 	    "its ACCEPT is not mirrored: those sources are refused here unless a later rule accepts them",
 	    "Alibaba Cloud group 1 (sg-bp1fg655nh68xyz9i9m5), permission 8 (Priority 3, rule sgr-bp12kewq32dfs3kiu8d8) "
 	    "\"blocklist\": skipped: refers to prefix list pl-x1j1k5ykzqlixdcy0hnd, which only the cloud can resolve; "
-	    "its DROP is not mirrored: a later rule may accept those sources here" },
+	    "its DROP is not mirrored: a later rule may accept those sources here",
+	    "Alibaba Cloud group 1 (sg-bp1fg655nh68xyz9i9m5): skipped: refers to the group's own instances "
+	    "(InnerAccessPolicy Accept), which only the cloud can resolve; its ACCEPT is not mirrored" },
 	  { NULL, NULL }, { NULL, NULL }, SGPOLICY_FORMAT_ALIBABA, "" },
 	{ "alibaba/vpc-allowlist.json", UDP | TCP, 1, 7,
 	  { "udp dport 53 ip saddr 10.0.0.0/8 counter accept # cloud policy group 1 Priority 1: VPC 内网客户端解析 DNS",
@@ -219,7 +221,8 @@ static const struct file_case file_cases[] = {
 	  { "Alibaba Cloud group 1 (sg-bp1fg655nh68xyz9i9m5), permission 6 ",
 	    "Alibaba Cloud group 1 (sg-bp1fg655nh68xyz9i9m5), permission 9 " },
 	  { "Alibaba Cloud group 1 (sg-bp1fg655nh68xyz9i9m5), permission 7 ",
-	    "Alibaba Cloud group 1 (sg-bp1fg655nh68xyz9i9m5), permission 8 " },
+	    "Alibaba Cloud group 1 (sg-bp1fg655nh68xyz9i9m5), permission 8 ",
+	    "Alibaba Cloud group 1 (sg-bp1fg655nh68xyz9i9m5): skipped: refers to the group's own instances" },
 	  { NULL, NULL }, { NULL, NULL }, SGPOLICY_FORMAT_ALIBABA, "" },
 	/* Huawei: priority orders, deny wins a tie, an empty protocol and
 	 * multiport are everything, a missing remote is the family's /0. */
@@ -724,6 +727,8 @@ static const struct error_case error_cases[] = {
 	  "\"Message\":\"The specified SecurityGroupId does not exist.\"}", -EINVAL,
 	  "the file holds an API error, not a policy: InvalidSecurityGroupId.NotFound: The specified SecurityGroupId does not exist." },
 	{ "{\"SecurityGroupId\":\"sg-1\",\"Permissions\":5}", -EINVAL, "Alibaba Cloud group 1 (sg-1): Permissions: not an object" },
+	{ "{\"SecurityGroupId\":\"sg-1\",\"InnerAccessPolicy\":\"Allow\",\"Permissions\":{}}", -EINVAL,
+	  "Alibaba Cloud group 1 (sg-1): InnerAccessPolicy \"Allow\": not Accept or Drop" },
 	{ "{\"SecurityGroupId\":\"sg-1\",\"Permissions\":{\"Permission\":{}}}", -EINVAL,
 	  "Alibaba Cloud group 1 (sg-1): Permissions.Permission: not an array" },
 	{ ALIONE("\"SecurityGroupRuleId\":\"sgr-1\",\"IpProtocol\":\"UDP\",\"PortRange\":\"53\",\"SourceCidrIp\":\"10.0.0.0/8\",\"Priority\":1"),
