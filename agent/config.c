@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sgpolicy.h"
+
 #define CONFIG_MAX_FILE_SIZE (16u << 20)
 
 struct key_def {
@@ -34,6 +36,7 @@ static const struct key_def keys[_CONFIG_KEY_MAX] = {
 	[CONFIG_RULES_EXEMPT_INTERFACES] = { "rules", "exempt_interfaces", "", true },
 	[CONFIG_RULES_KEEP_ON_STOP] = { "rules", "keep_on_stop", "yes", false },
 	[CONFIG_RULES_POLICY_FILE] = { "rules", "policy_file", "", false },
+	[CONFIG_RULES_POLICY_FORMAT] = { "rules", "policy_format", "auto", false },
 	[CONFIG_RULES_TABLE_OWNER] = { "rules", "table_owner", "yes", false },
 	[CONFIG_CAPTURE_INTERFACES] = { "capture", "interfaces", "any", true },
 	[CONFIG_CAPTURE_BUFFER_SIZE] = { "capture", "buffer_size", "4M", false },
@@ -464,6 +467,16 @@ static int parse_key(struct config *c, enum config_key k, const char *v, bool ap
 		return parse_bool(v, &c->keep_on_stop, msg, ml);
 	case CONFIG_RULES_POLICY_FILE:
 		return parse_path(v, true, &c->policy_file, msg, ml);
+	case CONFIG_RULES_POLICY_FORMAT: {
+		enum sgpolicy_format f;
+
+		if (sgpolicy_format_from_string(v, &f) < 0) {
+			snprintf(msg, ml, "expected auto, tencent, alibaba, huawei or aws");
+			return -EINVAL;
+		}
+		c->policy_format = (int)f;
+		return 0;
+	}
 	case CONFIG_RULES_TABLE_OWNER:
 		return parse_bool(v, &c->table_owner, msg, ml);
 	case CONFIG_CAPTURE_INTERFACES:
@@ -1267,6 +1280,8 @@ out:
 		return strdup(c->keep_on_stop ? "yes" : "no");
 	case CONFIG_RULES_POLICY_FILE:
 		return strdup(c->policy_file ? c->policy_file : "");
+	case CONFIG_RULES_POLICY_FORMAT:
+		return strdup(sgpolicy_format_name((enum sgpolicy_format)c->policy_format));
 	case CONFIG_RULES_TABLE_OWNER:
 		return strdup(c->table_owner ? "yes" : "no");
 	case CONFIG_CAPTURE_INTERFACES:

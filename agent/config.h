@@ -30,6 +30,7 @@ enum config_key {
 	CONFIG_RULES_EXEMPT_INTERFACES,
 	CONFIG_RULES_KEEP_ON_STOP,
 	CONFIG_RULES_POLICY_FILE,
+	CONFIG_RULES_POLICY_FORMAT,
 	CONFIG_RULES_TABLE_OWNER,
 	CONFIG_CAPTURE_INTERFACES,
 	CONFIG_CAPTURE_BUFFER_SIZE,
@@ -63,6 +64,7 @@ struct config {
 	unsigned *exempt_line;          /* per entry, like allow_line */
 	bool keep_on_stop;
 	char *policy_file;              /* NULL when unset */
+	int policy_format;              /* enum sgpolicy_format */
 	bool table_owner;               /* own the table where the kernel can keep it */
 
 	char **capture_interfaces;      /* none means "any" */

@@ -16,6 +16,7 @@
 
 #include "build-config.h"
 #include "cli.h"
+#include "policywatch.h"
 #include "privs.h"
 
 /* The loop wakes at least this often: timers, watchdog and drift repair
@@ -131,6 +132,7 @@ static void reload(struct daemon *d)
 	d->config = c;
 	log_setup(c->log_format, c->log_level);
 	enforce_replace_ruleset(d, rs);
+	policywatch_setup(d);
 	observe_reconfigure(d);
 	log_info("config_reloaded", LOG_UINT("files", c->n_files), LOG_STR("mode", agent_mode_to_string(c->mode)));
 	config_warnings(c, CONFIG_WARN_INTERFACES, log_config_warning, NULL);
@@ -195,6 +197,8 @@ static int loop(struct daemon *d)
 				on_tick(d);
 			else if (d->monitor && fd == enforce_monitor_fd(d))
 				enforce_on_events(d);
+			else if (policywatch_owns_fd(d, fd))
+				policywatch_on_event(d);
 			else
 				observe_on_fd(d, fd);
 		}
@@ -220,6 +224,7 @@ static int start(struct daemon *d)
 	r = enforce_initial(d);
 	if (r < 0)
 		return r;
+	policywatch_setup(d);
 	observe_initial(d);
 	privs_drop_unneeded(d->config->namespaces);
 	return 0;
@@ -228,6 +233,7 @@ static int start(struct daemon *d)
 static void shutdown_agent(struct daemon *d)
 {
 	sd_notify(0, "STOPPING=1");
+	policywatch_close(d);
 	enforce_stop(d);
 	/* The last report is what `status` shows once the agent is gone: write
 	 * it while the listeners and the capture are still known. */

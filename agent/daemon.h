@@ -15,6 +15,7 @@ struct listener_set;
 struct capture;
 struct traffic;
 struct links;
+struct policywatch;
 
 #define DAEMON_TABLE "port53guard"
 #define DAEMON_MAX_CAPTURE_FDS 64
@@ -25,6 +26,7 @@ struct daemon {
 	const char *config_path;
 	struct config *config;
 	int epfd, sigfd, tickfd;
+	struct policywatch *policywatch;        /* the policy file's directory (policywatch.c) */
 	bool stop;
 	uint64_t watchdog_usec;
 	uint64_t next_watchdog_ms;

@@ -25,7 +25,8 @@ static unsigned refused_protos(const struct config *c)
 	return RULESET_PROTO_UDP | (c->protocols & CONFIG_PROTO_TCP ? RULESET_PROTO_TCP : 0);
 }
 
-static int read_policy(const char *path, struct sgpolicy **ret, char *errbuf, size_t errlen)
+static int read_policy(const char *path, enum sgpolicy_format format, struct rulesconf_policy *p,
+		       char *errbuf, size_t errlen)
 {
 	char why[400] = "";
 	size_t len = 0;
@@ -40,7 +41,8 @@ static int read_policy(const char *path, struct sgpolicy **ret, char *errbuf, si
 			 r == -ELOOP ? " (a symbolic link is not followed)" : "");
 		return r;
 	}
-	r = sgpolicy_parse(text, len, ret, why, sizeof(why));
+	/* p->hash: the content hash of text[0..len) goes here. */
+	r = sgpolicy_parse_format(text, len, format, &p->policy, why, sizeof(why));
 	free(text);
 	if (r < 0)
 		snprintf(errbuf, errlen, "%s: %s", path, why[0] ? why : strerror(-r));
@@ -60,7 +62,7 @@ int rulesconf_policy_load(const struct config *c, struct rulesconf_policy **ret,
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	r = read_policy(c->policy_file, &p->policy, errbuf, errlen);
+	r = read_policy(c->policy_file, (enum sgpolicy_format)c->policy_format, p, errbuf, errlen);
 	if (r == 0)
 		r = sgpolicy_mirror_new(p->policy, refused_protos(c), &p->mirror);
 	if (r < 0) {
@@ -111,19 +113,45 @@ int rulesconf_build(const struct config *c, struct ruleset **ret, char *errbuf, 
 
 static void log_warning_one(const char *path, const struct sgpolicy_warning *w)
 {
+	const struct sgpolicy_entry *e = &w->entry;
+
 	if (w->kind == SGPOLICY_WARN_EGRESS) {
 		log_warning("policy_egress_ignored", LOG_STR("file", path), LOG_UINT("entries", w->count),
 			    LOG_STR("effect", sgpolicy_warning_effect(w)));
 		return;
 	}
-	log_warning("policy_rule_skipped", LOG_STR("file", path), LOG_UINT("group", w->group),
-		    LOG_UINT("entry", w->position), LOG_INT("policy_index", w->index),
-		    LOG_STR("action", sgpolicy_action_name(w->action)),
-		    LOG_STR("description", w->description), LOG_STR("refers_to", w->reference),
+	log_warning("policy_rule_skipped", LOG_STR("file", path),
+		    LOG_STR("provider", sgpolicy_format_name(e->provider)), LOG_UINT("group", e->group),
+		    LOG_STR("group_id", e->group_id), LOG_UINT("entry", e->position),
+		    LOG_INT("policy_index", e->index), LOG_STR("rule_id", e->rule_id),
+		    LOG_STR("action", sgpolicy_action_name(e->action)),
+		    LOG_STR("description", e->description), LOG_STR("refers_to", w->reference),
 		    LOG_STR("effect", sgpolicy_warning_effect(w)));
 }
 
 static const char *const public_source[2] = { "0.0.0.0/0", "::/0" };
+
+static void log_public(const char *path, const struct sgpolicy *sp, const size_t idx[2], const char *proto)
+{
+	for (int f = 0; f < 2; f++) {
+		const struct sgpolicy_entry *e;
+
+		if (idx[f] == SGPOLICY_NONE)
+			continue;
+		e = &sp->entries[idx[f]];
+		log_warning("policy_allows_public_dns", LOG_STR("file", path), LOG_STR("proto", proto),
+			    LOG_STR("source", public_source[f]),
+			    LOG_STR("provider", sgpolicy_format_name(e->provider)), LOG_UINT("group", e->group),
+			    LOG_STR("group_id", e->group_id), LOG_UINT("entry", e->position),
+			    LOG_INT("policy_index", e->index), LOG_STR("rule_id", e->rule_id),
+			    LOG_STR("description", e->description),
+			    LOG_STR("effect", proto[0] == 'u'
+				    ? "UDP:53 is accepted from everybody here as in the cloud; "
+				      "without a licensed DNS service the cloud rule should refuse it"
+				    : "the cloud accepts TCP:53 from everybody; without a licensed DNS "
+				      "service the cloud rule should refuse it"));
+	}
+}
 
 void rulesconf_policy_log(const struct config *c, const struct rulesconf_policy *p)
 {
@@ -132,24 +160,16 @@ void rulesconf_policy_log(const struct config *c, const struct rulesconf_policy 
 	if (!p)
 		return;
 	sp = p->policy;
-	log_info("policy_loaded", LOG_STR("file", c->policy_file), LOG_UINT("groups", sp->n_groups),
-		 LOG_UINT("entries", sp->n_entries), LOG_UINT("rules", p->mirror->n_rules),
-		 LOG_UINT("out_of_scope", p->mirror->n_out_of_scope), LOG_UINT("skipped", sp->n_skipped));
+	log_info("policy_loaded", LOG_STR("file", c->policy_file),
+		 LOG_STR("format", sp->format == SGPOLICY_FORMAT_AUTO ? "mixed" : sgpolicy_format_name(sp->format)),
+		 LOG_STR("version", sp->version), LOG_STR("hash", p->hash),
+		 LOG_UINT("groups", sp->n_groups), LOG_UINT("entries", sp->n_entries),
+		 LOG_UINT("rules", p->mirror->n_rules), LOG_UINT("out_of_scope", p->mirror->n_out_of_scope),
+		 LOG_UINT("skipped", sp->n_skipped));
 	for (size_t i = 0; i < sp->n_warnings; i++)
 		log_warning_one(c->policy_file, &sp->warnings[i]);
-	for (int f = 0; f < 2; f++) {
-		const struct sgpolicy_entry *e;
-
-		if (p->mirror->public_dns[f] == SGPOLICY_NONE)
-			continue;
-		e = &sp->entries[p->mirror->public_dns[f]];
-		log_warning("policy_allows_public_dns", LOG_STR("file", c->policy_file),
-			    LOG_STR("source", public_source[f]), LOG_UINT("group", e->group),
-			    LOG_UINT("entry", e->position), LOG_INT("policy_index", e->index),
-			    LOG_STR("description", e->description),
-			    LOG_STR("effect", "UDP:53 is accepted from everybody here as in the cloud; "
-				    "without a licensed DNS service the cloud rule should refuse it"));
-	}
+	log_public(c->policy_file, sp, p->mirror->public_dns, "udp");
+	log_public(c->policy_file, sp, p->mirror->public_dns_tcp, "tcp");
 }
 
 void rulesconf_policy_print_warnings(const struct config *c, const struct rulesconf_policy *p,
@@ -162,14 +182,17 @@ void rulesconf_policy_print_warnings(const struct config *c, const struct rulesc
 	for (size_t i = 0; i < p->policy->n_warnings; i++)
 		fprintf(out, "%s%s: %s\n", prefix, c->policy_file,
 			sgpolicy_warning_format(&p->policy->warnings[i], line, sizeof(line)));
-	for (int f = 0; f < 2; f++) {
-		if (p->mirror->public_dns[f] == SGPOLICY_NONE)
-			continue;
-		fprintf(out, "%s%s: %s: DNS is answered for everybody on %s, here as in the cloud "
-			"(policy_allows_public_dns)\n", prefix, c->policy_file,
-			sgpolicy_entry_format(&p->policy->entries[p->mirror->public_dns[f]], line,
-					      sizeof(line)), f == 0 ? "IPv4" : "IPv6");
-	}
+	for (int t = 0; t < 2; t++)
+		for (int f = 0; f < 2; f++) {
+			const size_t *idx = t == 0 ? p->mirror->public_dns : p->mirror->public_dns_tcp;
+
+			if (idx[f] == SGPOLICY_NONE)
+				continue;
+			fprintf(out, "%s%s: %s: %s is answered for everybody on %s, here as in the cloud "
+				"(policy_allows_public_dns)\n", prefix, c->policy_file,
+				sgpolicy_entry_format(&p->policy->entries[idx[f]], line, sizeof(line)),
+				t == 0 ? "DNS" : "DNS over TCP", f == 0 ? "IPv4" : "IPv6");
+		}
 }
 
 void rulesconf_policy_print_scope(const struct rulesconf_policy *p, FILE *out)

@@ -20,6 +20,10 @@ int rulesconf_build(const struct config *c, struct ruleset **ret, char *errbuf, 
 struct rulesconf_policy {
 	struct sgpolicy *policy;
 	struct sgpolicy_mirror *mirror;
+	/* The file's content hash (hex SHA-256) for policy_loaded, set where
+	 * the file is read (read_policy() in rulesconf.c); "" while no digest
+	 * function is linked, and then policy_loaded leaves it out. */
+	char hash[65];
 };
 
 /* Reads and parses c->policy_file. *ret is NULL when no file is set. On

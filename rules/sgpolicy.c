@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The common model: text, errors, helpers the importers share, the whole
+ * file (one document or an array of them), evaluation order, the mirror
+ * and messages. The exports themselves are read in sgpolicy-<provider>.c. */
 #include "sgpolicy.h"
 
 #include <arpa/inet.h>
@@ -11,6 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sgpolicy-import.h"
+
 /* Raw bytes of a bad value quoted in an error line: enough to recognise it,
  * bounded so one line stays one line. */
 #define QUOTE_MAX 48
@@ -22,7 +27,48 @@ static const char *const proto_names[] = {
 	[SGPOLICY_PROTO_ICMP] = "ICMP",
 	[SGPOLICY_PROTO_ICMPV6] = "ICMPv6",
 	[SGPOLICY_PROTO_GRE] = "GRE",
+	[SGPOLICY_PROTO_OTHER] = "OTHER",
 };
+
+/* How each provider's messages and comments name things. */
+static const struct {
+	const char *name;       /* policy_format value */
+	const char *title;      /* in messages */
+	const char *noun;       /* one rule of a group */
+	const char *index;      /* its order field; NULL: order free */
+	const char *rule_id;    /* its id field */
+} providers[] = {
+	[SGPOLICY_FORMAT_AUTO] = { "auto", "cloud", "rule", "index", "id" },
+	[SGPOLICY_FORMAT_TENCENT] = { "tencent", "Tencent Cloud", "ingress entry", "PolicyIndex", "id" },
+	[SGPOLICY_FORMAT_ALIBABA] = { "alibaba", "Alibaba Cloud", "permission", "Priority", "rule" },
+	[SGPOLICY_FORMAT_HUAWEI] = { "huawei", "Huawei Cloud", "rule", "priority", "id" },
+	[SGPOLICY_FORMAT_AWS] = { "aws", "AWS", "permission", NULL, "rule" },
+};
+
+static unsigned provider_of(enum sgpolicy_format f)
+{
+	return (unsigned)f < _SGPOLICY_FORMAT_MAX ? (unsigned)f : SGPOLICY_FORMAT_AUTO;
+}
+
+const char *sgpolicy_format_name(enum sgpolicy_format f)
+{
+	return providers[provider_of(f)].name;
+}
+
+const char *sgpolicy_format_title(enum sgpolicy_format f)
+{
+	return providers[provider_of(f)].title;
+}
+
+int sgpolicy_format_from_string(const char *s, enum sgpolicy_format *ret)
+{
+	for (unsigned i = 0; i < _SGPOLICY_FORMAT_MAX; i++)
+		if (strcmp(s, providers[i].name) == 0) {
+			*ret = (enum sgpolicy_format)i;
+			return 0;
+		}
+	return -EINVAL;
+}
 
 const char *sgpolicy_proto_name(enum sgpolicy_proto p)
 {
@@ -36,19 +82,72 @@ const char *sgpolicy_action_name(enum sgpolicy_action a)
 
 /* ---- text from the file -------------------------------------------------- */
 
-/* Keeps printable ASCII but quotes and backslashes (nft comments cannot
- * hold a quote, and nothing here should need escaping again); a UTF-8
- * sequence or any other byte becomes one '?', so a description written in
- * Chinese still shows where its words were. */
-static void sanitise(char *dst, size_t size, const char *src)
+/* Length of the valid UTF-8 sequence at s that is safe in a comment, a log
+ * line and a terminal, or 0: no overlong forms, surrogates or values past
+ * U+10FFFF, no C1 controls, line separators or bidi controls (they reorder
+ * what a terminal shows after them). */
+static size_t utf8_safe_len(const unsigned char *s)
+{
+	uint32_t cp;
+	size_t n;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;       /* also stops at the NUL */
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	if (cp <= 0x9f || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+	    (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e || cp == 0x200f || cp == 0x061c ||
+	    cp == 0xfeff)
+		return 0;
+	return n;
+}
+
+/* Descriptions are mostly Chinese: valid UTF-8 is kept as it is, so rule
+ * comments and events show the words the operator wrote. Quotes and
+ * backslashes cannot be in an nft comment and control bytes must not
+ * reach a terminal: those, and bytes that are no safe UTF-8, become '?'
+ * (an invalid sequence counts once). A cut never splits a character. */
+void sgpolicy_text(char *dst, size_t size, const char *src)
 {
 	const unsigned char *s = (const unsigned char *)src;
-	size_t n = 0;
+	size_t n = 0, k;
 
-	for (; *s && n + 1 < size; s++) {
-		if (*s >= 0x80 && *s < 0xc0)
-			continue;               /* UTF-8 continuation: counted with its lead */
-		dst[n++] = (*s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\') ? (char)*s : '?';
+	if (size == 0)
+		return;
+	while (*s) {
+		if (*s < 0x80) {
+			if (n + 2 > size)
+				break;
+			dst[n++] = (*s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\') ? (char)*s : '?';
+			s++;
+			continue;
+		}
+		k = utf8_safe_len(s);
+		if (k) {
+			if (n + k + 1 > size)
+				break;
+			memcpy(dst + n, s, k);
+			n += k;
+			s += k;
+			continue;
+		}
+		if (n + 2 > size)
+			break;
+		dst[n++] = '?';
+		for (s++; (*s & 0xc0) == 0x80; s++)
+			;
 	}
 	dst[n] = '\0';
 }
@@ -70,45 +169,46 @@ static void quote(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-/* ---- parser state and errors --------------------------------------------- */
+/* ---- where a rule is --------------------------------------------------------- */
 
-struct parser {
-	struct sgpolicy *p;
-	size_t cap_entries;
-	size_t cap_warnings;
-	size_t n_read;                  /* ingress entries read, skipped ones too */
-	size_t n_egress;
-	char *errbuf;
-	size_t errlen;
-	/* Where the parser is, for error lines: 0 means "not inside one". */
-	unsigned group;
-	unsigned position;
-	bool has_index;
-	int64_t index;
-};
-
-static void context(const struct parser *ps, char *buf, size_t len)
+char *sgpolicy_entry_where(const struct sgpolicy_entry *e, char *buf, size_t len)
 {
-	char idx[48] = "";
+	unsigned pv = provider_of(e->provider);
+	char gid[SGPOLICY_ID_MAX + 4] = "", pos[48] = "", sub[32] = "", idx[48] = "", rid[SGPOLICY_ID_MAX + 16] = "";
 
-	buf[0] = '\0';
-	if (ps->has_index)
-		snprintf(idx, sizeof(idx), " (PolicyIndex %" PRId64 ")", ps->index);
-	if (ps->group && ps->position)
-		snprintf(buf, len, "group %u, ingress entry %u%s: ", ps->group, ps->position, idx);
-	else if (ps->group)
-		snprintf(buf, len, "group %u: ", ps->group);
+	if (e->group_id[0])
+		snprintf(gid, sizeof(gid), " (%s)", e->group_id);
+	if (e->position)
+		snprintf(pos, sizeof(pos), ", %s %u", providers[pv].noun, e->position);
+	if (e->position && e->sub)
+		snprintf(sub, sizeof(sub), ", %s %u", e->sub_v6 ? "Ipv6Ranges" : "IpRanges", e->sub);
+	if (e->position && e->has_index && providers[pv].index)
+		snprintf(idx, sizeof(idx), "%s %" PRId64, providers[pv].index, e->index);
+	if (e->position && e->rule_id[0])
+		snprintf(rid, sizeof(rid), "%s%s %s", idx[0] ? ", " : "", providers[pv].rule_id, e->rule_id);
+	snprintf(buf, len, "%s group %u%s%s%s%s%s%s%s", providers[pv].title, e->group, gid, pos, sub,
+		 idx[0] || rid[0] ? " (" : "", idx, rid, idx[0] || rid[0] ? ")" : "");
+	return buf;
 }
 
-/* One error line: where, the field, its value (quoted, escaped) and why.
- * Returns -EINVAL so callers can return it at once. */
-static int fail(const struct parser *ps, const char *field, const char *value, const char *why)
+/* ---- parser state and errors --------------------------------------------- */
+
+int sgp_fail(const struct sgpolicy_parser *ps, const char *field, const char *value, const char *why)
 {
-	char where[96], q[QUOTE_MAX * 4 + 8] = "";
+	char where[SGPOLICY_LINE_MAX / 2] = "", q[QUOTE_MAX * 4 + 8] = "";
 
 	if (!ps->errbuf || ps->errlen == 0)
 		return -EINVAL;
-	context(ps, where, sizeof(where));
+	if (ps->at.group) {
+		sgpolicy_entry_where(&ps->at, where, sizeof(where) - 2);
+		strcat(where, ": ");
+	} else {
+		/* Before the first group: the document, and its provider once known. */
+		snprintf(where, sizeof(where), "%s%.0u%s%s%s", ps->doc ? "document " : "", ps->doc,
+			 ps->doc && ps->at.provider ? " (" : ps->doc ? ": " : "",
+			 ps->at.provider ? sgpolicy_format_title(ps->at.provider) : "",
+			 ps->at.provider ? (ps->doc ? "): " : ": ") : "");
+	}
 	if (value)
 		quote(q, sizeof(q), value);
 	snprintf(ps->errbuf, ps->errlen, "%s%s%s%s%s%s%s", where, field ? field : "",
@@ -116,140 +216,195 @@ static int fail(const struct parser *ps, const char *field, const char *value, c
 	return -EINVAL;
 }
 
-/* An optional string member: NULL when absent, null or empty, as the API
- * writes fields that do not apply ("Ipv6CidrBlock": ""). */
-static int opt_string(const struct parser *ps, json_t *obj, const char *key, const char *name,
-		      const char **ret)
+int sgp_opt_string(const struct sgpolicy_parser *ps, json_t *obj, const char *key, const char *name,
+		   const char **ret)
 {
 	json_t *v = json_object_get(obj, key);
 
 	if (v && !json_is_null(v) && !json_is_string(v))
-		return fail(ps, name, NULL, "not a string");
+		return sgp_fail(ps, name, NULL, "not a string");
 	*ret = v && json_is_string(v) && json_string_length(v) ? json_string_value(v) : NULL;
 	return 0;
 }
 
-static int req_string(const struct parser *ps, json_t *obj, const char *key, const char **ret)
+int sgp_req_string(const struct sgpolicy_parser *ps, json_t *obj, const char *key, const char **ret)
 {
 	const char *s = NULL;
-	int r = opt_string(ps, obj, key, key, &s);
+	int r = sgp_opt_string(ps, obj, key, key, &s);
 
 	if (r < 0)
 		return r;
 	if (!s)
-		return fail(ps, key, NULL, "missing");
+		return sgp_fail(ps, key, NULL, "missing");
 	*ret = s;
 	return 0;
 }
 
-/* ---- one ingress entry --------------------------------------------------- */
-
-static int read_index(struct parser *ps, json_t *obj, int64_t *ret)
+int sgp_opt_array(const struct sgpolicy_parser *ps, json_t *obj, const char *key, const char *name,
+		  json_t **ret)
 {
-	json_t *v = json_object_get(obj, "PolicyIndex");
-	char text[32];
-	json_int_t n;
+	json_t *v = json_object_get(obj, key);
 
-	if (!v)
-		return fail(ps, "PolicyIndex", NULL, "missing");
-	if (!json_is_integer(v))
-		return fail(ps, "PolicyIndex", NULL, "not a whole number");
-	n = json_integer_value(v);
-	if (n < 0 || n > INT32_MAX) {
-		snprintf(text, sizeof(text), "%lld", (long long)n);
-		return fail(ps, "PolicyIndex", text, "out of range (0 to 2147483647)");
+	if (v && !json_is_null(v) && !json_is_array(v))
+		return sgp_fail(ps, name, NULL, "not an array");
+	*ret = v && json_is_array(v) ? v : NULL;
+	return 0;
+}
+
+int sgp_integer(const struct sgpolicy_parser *ps, json_t *obj, const char *key, int64_t min,
+		int64_t max, bool strings, int64_t *ret, bool *present)
+{
+	json_t *v = json_object_get(obj, key);
+	char text[64], why[96];
+	long long n = 0;
+	const char *s;
+	char *end;
+
+	*present = v && !json_is_null(v);
+	if (!*present)
+		return 0;
+	if (json_is_integer(v)) {
+		n = json_integer_value(v);
+		snprintf(text, sizeof(text), "%lld", n);
+	} else if (strings && json_is_string(v)) {
+		s = json_string_value(v);
+		errno = 0;
+		n = strtoll(s, &end, 10);
+		if (!*s || *end || errno || (*s != '-' && (*s < '0' || *s > '9')))
+			return sgp_fail(ps, key, s, "not a whole number");
+		snprintf(text, sizeof(text), "%s", s);
+	} else {
+		return sgp_fail(ps, key, NULL, "not a whole number");
 	}
-	ps->has_index = true;
-	ps->index = n;
+	if (n < min || n > max) {
+		snprintf(why, sizeof(why), "out of range (%" PRId64 " to %" PRId64 ")", min, max);
+		return sgp_fail(ps, key, text, why);
+	}
 	*ret = n;
 	return 0;
 }
 
-static int read_action(const struct parser *ps, json_t *obj, enum sgpolicy_action *ret)
-{
-	const char *s = NULL;
-	int r = req_string(ps, obj, "Action", &s);
+/* ---- groups and rules ------------------------------------------------------ */
 
-	if (r < 0)
-		return r;
-	if (strcasecmp(s, "ACCEPT") == 0)
-		*ret = SGPOLICY_ACCEPT;
-	else if (strcasecmp(s, "DROP") == 0)
-		*ret = SGPOLICY_DROP;
-	else
-		return fail(ps, "Action", s, "not ACCEPT or DROP");
+static int grow(void **array, size_t *cap, size_t n, size_t size)
+{
+	size_t c = *cap ? *cap * 2 : 16;
+	void *a;
+
+	if (n < *cap)
+		return 0;
+	a = reallocarray(*array, c, size);
+	if (!a)
+		return -ENOMEM;
+	*array = a;
+	*cap = c;
 	return 0;
 }
 
-static int read_description(const struct parser *ps, json_t *obj, char *buf, size_t len)
+int sgp_begin_group(struct sgpolicy_parser *ps, enum sgpolicy_format f, const char *group_id,
+		    bool pooled)
 {
-	const char *s = NULL;
-	int r = opt_string(ps, obj, "PolicyDescription", "PolicyDescription", &s);
+	struct sgpolicy *p = ps->p;
+	unsigned g = (unsigned)p->n_groups + 1;
+
+	memset(&ps->at, 0, sizeof(ps->at));
+	ps->at.provider = f;
+	ps->at.group = g;
+	sgpolicy_text(ps->at.group_id, sizeof(ps->at.group_id), group_id ? group_id : "");
+	if (p->n_groups >= SGPOLICY_MAX_GROUPS)
+		return sgp_fail(ps, NULL, NULL, "more than 64 security groups");
+	p->format = p->n_groups == 0 || p->format == f ? f : SGPOLICY_FORMAT_AUTO;
+	p->n_groups++;
+	/* Pooled providers evaluate the rules of all the instance's groups
+	 * together: they all take the place of the first such group. */
+	ps->at.rank = g;
+	if (pooled) {
+		if (!ps->pool_rank[f])
+			ps->pool_rank[f] = g;
+		ps->at.rank = ps->pool_rank[f];
+	}
+	return 0;
+}
+
+int sgp_begin_entry(struct sgpolicy_parser *ps, unsigned position, const char *list)
+{
+	ps->at.position = position;
+	ps->at.sub = 0;
+	ps->at.sub_v6 = false;
+	ps->at.has_index = false;
+	ps->at.index = 0;
+	ps->at.rule_id[0] = '\0';
+	if (++ps->n_read > SGPOLICY_MAX_ENTRIES)
+		return sgp_fail(ps, list, NULL, "too many rules in the file (limit 20000)");
+	return 0;
+}
+
+void sgp_end_entries(struct sgpolicy_parser *ps)
+{
+	ps->at.position = 0;
+	ps->at.sub = 0;
+	ps->at.has_index = false;
+	ps->at.rule_id[0] = '\0';
+}
+
+void sgp_entry_init(const struct sgpolicy_parser *ps, struct sgpolicy_entry *e)
+{
+	memcpy(e, &ps->at, sizeof(*e));
+}
+
+void sgp_set_index(struct sgpolicy_parser *ps, int64_t index)
+{
+	ps->at.has_index = true;
+	ps->at.index = index;
+}
+
+void sgp_set_rule_id(struct sgpolicy_parser *ps, const char *id)
+{
+	sgpolicy_text(ps->at.rule_id, sizeof(ps->at.rule_id), id ? id : "");
+}
+
+static int add_warning(struct sgpolicy_parser *ps, const struct sgpolicy_warning *w)
+{
+	struct sgpolicy *p = ps->p;
+	int r = grow((void **)&p->warnings, &ps->cap_warnings, p->n_warnings, sizeof(*w));
 
 	if (r == 0)
-		sanitise(buf, len, s ? s : "");
+		p->warnings[p->n_warnings++] = *w;
 	return r;
 }
 
-static void append_reference(char *buf, size_t len, const char *what, const char *id)
+int sgp_add_unresolved(struct sgpolicy_parser *ps, const struct sgpolicy_entry *e, const char *ref)
 {
-	char clean[SGPOLICY_TEXT_MAX];
+	struct sgpolicy_warning w = { .kind = SGPOLICY_WARN_UNRESOLVED, .entry = *e };
+
+	w.entry.n_sources = 0;
+	snprintf(w.reference, sizeof(w.reference), "%s", ref);
+	ps->p->n_skipped++;
+	return add_warning(ps, &w);
+}
+
+int sgp_add_entry(struct sgpolicy_parser *ps, const struct sgpolicy_entry *e)
+{
+	struct sgpolicy *p = ps->p;
+	int r = grow((void **)&p->entries, &ps->cap_entries, p->n_entries, sizeof(*e));
+
+	if (r == 0)
+		p->entries[p->n_entries++] = *e;
+	return r;
+}
+
+void sgp_append_reference(char *buf, size_t len, const char *what, const char *id)
+{
+	char clean[SGPOLICY_ID_MAX];
 	size_t used = strlen(buf);
 
-	sanitise(clean, sizeof(clean), id);
+	sgpolicy_text(clean, sizeof(clean), id);
 	/* A cut-off list still names the first references in full. */
 	if (used < len && snprintf(buf + used, len - used, "%s%s %s", used ? ", " : "", what, clean) < 0)
 		buf[used] = '\0';
 }
 
-/* What the entry names that only the cloud can resolve; "" when nothing. */
-static int read_references(const struct parser *ps, json_t *obj, char *buf, size_t len)
-{
-	static const struct {
-		const char *holder, *key, *name, *what;
-	} refs[] = {
-		{ "AddressTemplate", "AddressId", "AddressTemplate.AddressId", "address template" },
-		{ "AddressTemplate", "AddressGroupId", "AddressTemplate.AddressGroupId",
-		  "address template group" },
-		{ "ServiceTemplate", "ServiceId", "ServiceTemplate.ServiceId", "service template" },
-		{ "ServiceTemplate", "ServiceGroupId", "ServiceTemplate.ServiceGroupId",
-		  "service template group" },
-		{ NULL, "SecurityGroupId", "SecurityGroupId", "security group" },
-	};
-	const char *id = NULL;
-	int r;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
-		json_t *h = refs[i].holder ? json_object_get(obj, refs[i].holder) : obj;
-
-		if (!h || json_is_null(h))
-			continue;
-		if (!json_is_object(h))
-			return fail(ps, refs[i].holder, NULL, "not an object");
-		r = opt_string(ps, h, refs[i].key, refs[i].name, &id);
-		if (r < 0)
-			return r;
-		if (id)
-			append_reference(buf, len, refs[i].what, id);
-	}
-	return 0;
-}
-
-static int read_protocol(const struct parser *ps, json_t *obj, enum sgpolicy_proto *ret)
-{
-	const char *s = NULL;
-	int r = req_string(ps, obj, "Protocol", &s);
-
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < sizeof(proto_names) / sizeof(proto_names[0]); i++)
-		if (strcasecmp(s, proto_names[i]) == 0) {
-			*ret = (enum sgpolicy_proto)i;
-			return 0;
-		}
-	return fail(ps, "Protocol", s, "not TCP, UDP, ICMP, ICMPv6, GRE or ALL");
-}
+/* ---- ports, sources, protocols ----------------------------------------------- */
 
 static const char *skip_blanks(const char *p)
 {
@@ -277,15 +432,13 @@ static int port_number(const char **p, unsigned *ret)
 	return 0;
 }
 
-/* "ALL", "53", "50-60", "53,80" or "20-21, 53": whether it covers 53, or
- * why it is not a port specification. */
-static const char *parse_ports(const char *s, bool *ret_dns)
+const char *sgp_parse_ports(const char *s, bool all, bool *ret_dns)
 {
 	const char *p = s;
 	bool dns = false;
 	unsigned a, b;
 
-	if (strcasecmp(s, "ALL") == 0) {
+	if (all && strcasecmp(s, "ALL") == 0) {
 		*ret_dns = true;
 		return NULL;
 	}
@@ -313,254 +466,174 @@ static const char *parse_ports(const char *s, bool *ret_dns)
 	return NULL;
 }
 
-/* Port only means something for TCP, UDP and ALL; for ICMP and GRE the API
- * writes "" or "ALL" and nothing there can reach port 53. */
-static int read_port(const struct parser *ps, json_t *obj, struct sgpolicy_entry *e)
+int sgp_add_source(const struct sgpolicy_parser *ps, const char *name, const char *s,
+		   struct sgpolicy_entry *e)
 {
-	const char *s = NULL, *why;
-	int r = opt_string(ps, obj, "Port", "Port", &s);
+	int r;
 
-	if (r < 0)
-		return r;
-	if (e->proto != SGPOLICY_PROTO_TCP && e->proto != SGPOLICY_PROTO_UDP &&
-	    e->proto != SGPOLICY_PROTO_ALL) {
-		e->port_dns = false;
-		return 0;
-	}
-	if (!s && e->proto != SGPOLICY_PROTO_ALL)
-		return fail(ps, "Port", NULL, e->proto == SGPOLICY_PROTO_TCP ? "missing for TCP"
-									 : "missing for UDP");
-	why = parse_ports(s ? s : "ALL", &e->port_dns);
-	if (why)
-		return fail(ps, "Port", s, why);
-	sanitise(e->port, sizeof(e->port), s ? s : "ALL");
-	return 0;
-}
-
-static int read_source(const struct parser *ps, json_t *obj, const char *key, struct sgpolicy_entry *e)
-{
-	const char *s = NULL;
-	int r = opt_string(ps, obj, key, key, &s);
-
-	if (r < 0 || !s)
-		return r;
+	if (e->n_sources >= 2)
+		return sgp_fail(ps, name, s, "more than two sources in one rule");
 	r = cidr_parse(s, &e->sources[e->n_sources]);
 	if (r == -ERANGE)
-		return fail(ps, key, s, "prefix length out of range");
+		return sgp_fail(ps, name, s, "prefix length out of range");
 	if (r == -EBADMSG)
-		return fail(ps, key, s, "host bits set below the prefix length");
+		return sgp_fail(ps, name, s, "host bits set below the prefix length");
 	if (r < 0)
-		return fail(ps, key, s, "not an address or prefix");
+		return sgp_fail(ps, name, s, "not an address or prefix");
 	e->n_sources++;
 	return 0;
 }
 
-static int read_sources(const struct parser *ps, json_t *obj, struct sgpolicy_entry *e)
+int sgp_protocol(const char *s, enum sgpolicy_proto *ret)
 {
-	int r = read_source(ps, obj, "CidrBlock", e);
-
-	if (r == 0)
-		r = read_source(ps, obj, "Ipv6CidrBlock", e);
-	if (r == 0 && e->n_sources == 0)
-		return fail(ps, "CidrBlock", NULL,
-			    "missing (and no Ipv6CidrBlock, SecurityGroupId or AddressTemplate)");
-	return r;
-}
-
-static int grow(void **array, size_t *cap, size_t n, size_t size)
-{
-	size_t c = *cap ? *cap * 2 : 16;
-	void *a;
-
-	if (n < *cap)
-		return 0;
-	a = reallocarray(*array, c, size);
-	if (!a)
-		return -ENOMEM;
-	*array = a;
-	*cap = c;
-	return 0;
-}
-
-static int add_warning(struct parser *ps, const struct sgpolicy_warning *w)
-{
-	struct sgpolicy *p = ps->p;
-	int r = grow((void **)&p->warnings, &ps->cap_warnings, p->n_warnings, sizeof(*w));
-
-	if (r == 0)
-		p->warnings[p->n_warnings++] = *w;
-	return r;
-}
-
-static int add_unresolved(struct parser *ps, const struct sgpolicy_entry *e, const char *ref)
-{
-	struct sgpolicy_warning w = {
-		.kind = SGPOLICY_WARN_UNRESOLVED,
-		.group = e->group,
-		.position = e->position,
-		.index = e->index,
-		.action = e->action,
+	static const struct {
+		const char *name;
+		int number;
+		enum sgpolicy_proto proto;
+	} known[] = {
+		{ "tcp", 6, SGPOLICY_PROTO_TCP },
+		{ "udp", 17, SGPOLICY_PROTO_UDP },
+		{ "icmp", 1, SGPOLICY_PROTO_ICMP },
+		{ "icmpv6", 58, SGPOLICY_PROTO_ICMPV6 },
+		{ "gre", 47, SGPOLICY_PROTO_GRE },
 	};
+	unsigned n = 0;
+	size_t i;
 
-	memcpy(w.description, e->description, sizeof(w.description));
-	snprintf(w.reference, sizeof(w.reference), "%s", ref);
-	ps->p->n_skipped++;
-	return add_warning(ps, &w);
+	for (i = 0; s[i] >= '0' && s[i] <= '9' && i < 4; i++)
+		n = n * 10 + (unsigned)(s[i] - '0');
+	if (i > 0 && s[i] == '\0' && i < 4 && n <= 255) {
+		*ret = SGPOLICY_PROTO_OTHER;
+		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+			if ((unsigned)known[k].number == n)
+				*ret = known[k].proto;
+		return 0;
+	}
+	for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+		if (strcasecmp(s, known[k].name) == 0) {
+			*ret = known[k].proto;
+			return 0;
+		}
+	return -EINVAL;
 }
 
-static int add_entry(struct parser *ps, const struct sgpolicy_entry *e)
+/* ---- the whole file -------------------------------------------------------- */
+
+static const struct sgpolicy_importer *const importers[] = {
+	[SGPOLICY_FORMAT_TENCENT] = &sgpolicy_tencent,
+	[SGPOLICY_FORMAT_ALIBABA] = &sgpolicy_alibaba,
+	[SGPOLICY_FORMAT_HUAWEI] = &sgpolicy_huawei,
+	[SGPOLICY_FORMAT_AWS] = &sgpolicy_aws,
+};
+
+/* An error response saved instead of the policy says why there is none:
+ * Alibaba's {"Code", "Message"}, Huawei's {"error_code", "error_msg"}. */
+static int api_error(const struct sgpolicy_parser *ps, json_t *doc)
 {
-	struct sgpolicy *p = ps->p;
-	int r = grow((void **)&p->entries, &ps->cap_entries, p->n_entries, sizeof(*e));
-
-	if (r == 0)
-		p->entries[p->n_entries++] = *e;
-	return r;
-}
-
-static int parse_entry(struct parser *ps, json_t *obj)
-{
-	struct sgpolicy_entry e = { .group = ps->group, .position = ps->position };
-	char ref[SGPOLICY_TEXT_MAX];
-	int r;
-
-	if (!json_is_object(obj))
-		return fail(ps, NULL, NULL, "not an object");
-	r = read_index(ps, obj, &e.index);
-	if (r == 0)
-		r = read_action(ps, obj, &e.action);
-	if (r == 0)
-		r = read_description(ps, obj, e.description, sizeof(e.description));
-	if (r == 0)
-		r = read_references(ps, obj, ref, sizeof(ref));
-	if (r < 0)
-		return r;
-	if (ref[0])
-		return add_unresolved(ps, &e, ref);
-	r = read_protocol(ps, obj, &e.proto);
-	if (r == 0)
-		r = read_port(ps, obj, &e);
-	if (r == 0)
-		r = read_sources(ps, obj, &e);
-	return r < 0 ? r : add_entry(ps, &e);
-}
-
-/* ---- groups and the whole file ------------------------------------------- */
-
-/* The SecurityGroupPolicySet inside whatever wraps it; an API error
- * response says why there is no policy, so it is passed on. */
-static int unwrap(const struct parser *ps, json_t *v, json_t **ret)
-{
-	json_t *resp = json_object_get(v, "Response"), *set, *err;
-	const char *code = NULL, *msg = NULL;
+	static const char *const keys[][2] = { { "Code", "Message" }, { "error_code", "error_msg" } };
 	char why[64 + 3 * SGPOLICY_TEXT_MAX], c[SGPOLICY_TEXT_MAX], m[2 * SGPOLICY_TEXT_MAX];
 
-	if (json_is_object(resp)) {
-		err = json_object_get(resp, "Error");
-		if (err) {
-			json_unpack(err, "{s?s, s?s}", "Code", &code, "Message", &msg);
-			sanitise(c, sizeof(c), code ? code : "?");
-			sanitise(m, sizeof(m), msg ? msg : "");
-			snprintf(why, sizeof(why), "the file holds an API error, not a policy: %s: %s", c, m);
-			return fail(ps, NULL, NULL, why);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *code = json_object_get(doc, keys[i][0]), *msg = json_object_get(doc, keys[i][1]);
+
+		if (!json_is_string(code))
+			continue;
+		sgpolicy_text(c, sizeof(c), json_string_value(code));
+		sgpolicy_text(m, sizeof(m), json_is_string(msg) ? json_string_value(msg) : "");
+		snprintf(why, sizeof(why), "the file holds an API error, not a policy: %s: %s", c, m);
+		return sgp_fail(ps, NULL, NULL, why);
+	}
+	return 0;
+}
+
+static int parse_document(struct sgpolicy_parser *ps, json_t *doc, enum sgpolicy_format format)
+{
+	const struct sgpolicy_importer *imp = NULL;
+	char why[256];
+	int r;
+
+	memset(&ps->at, 0, sizeof(ps->at));
+	if (!json_is_object(doc))
+		return sgp_fail(ps, NULL, NULL, "not a JSON object");
+	if (format != SGPOLICY_FORMAT_AUTO) {
+		imp = importers[format];
+		if (!imp->detect(doc)) {
+			r = api_error(ps, doc);
+			if (r < 0)
+				return r;
+			snprintf(why, sizeof(why), "policy_format is %s, but this is no %s export (no %s)",
+				 sgpolicy_format_name(format), imp->api, imp->shape);
+			return sgp_fail(ps, NULL, NULL, why);
 		}
-		v = resp;
 	}
-	set = json_object_get(v, "SecurityGroupPolicySet");
-	if (set && !json_is_object(set))
-		return fail(ps, "SecurityGroupPolicySet", NULL, "not an object");
-	if (set)
-		v = set;
-	if (!json_is_object(v) || (!json_object_get(v, "Ingress") && !json_object_get(v, "Egress") &&
-				   !json_object_get(v, "Version")))
-		return fail(ps, NULL, NULL, "not a security group policy (no SecurityGroupPolicySet, "
-			    "Ingress or Egress)");
-	*ret = v;
-	return 0;
-}
-
-static int count_egress(struct parser *ps, json_t *set)
-{
-	json_t *eg = json_object_get(set, "Egress");
-
-	if (!eg || json_is_null(eg))
-		return 0;
-	if (!json_is_array(eg))
-		return fail(ps, "Egress", NULL, "not an array");
-	ps->n_egress += json_array_size(eg);
-	return 0;
-}
-
-static int parse_group(struct parser *ps, json_t *v)
-{
-	json_t *set, *in, *e;
-	size_t i;
-	int r = unwrap(ps, v, &set);
-
-	if (r == 0)
-		r = count_egress(ps, set);
-	if (r < 0)
-		return r;
-	in = json_object_get(set, "Ingress");
-	if (!in || json_is_null(in))
-		return 0;
-	if (!json_is_array(in))
-		return fail(ps, "Ingress", NULL, "not an array");
-	json_array_foreach(in, i, e) {
-		if (++ps->n_read > SGPOLICY_MAX_ENTRIES)
-			return fail(ps, "Ingress", NULL, "too many entries in the file (limit 20000)");
-		ps->position = (unsigned)i + 1;
-		ps->has_index = false;
-		r = parse_entry(ps, e);
-		if (r < 0)
-			return r;
+	for (unsigned f = SGPOLICY_FORMAT_TENCENT; !imp && f < _SGPOLICY_FORMAT_MAX; f++)
+		if (importers[f]->detect(doc))
+			imp = importers[f];
+	if (!imp) {
+		r = api_error(ps, doc);
+		return r < 0 ? r
+			     : sgp_fail(ps, NULL, NULL, "not a security group export: none of Tencent Cloud "
+					"DescribeSecurityGroupPolicies, Alibaba Cloud DescribeSecurityGroupAttribute, "
+					"Huawei Cloud ListSecurityGroupRules or AWS describe-security-groups");
 	}
-	ps->position = 0;
-	ps->has_index = false;
-	return 0;
+	ps->at.provider = imp->format;
+	return imp->parse(ps, doc);
 }
 
-static int parse_root(struct parser *ps, json_t *root)
+static int parse_root(struct sgpolicy_parser *ps, json_t *root, enum sgpolicy_format format)
 {
-	json_t *g;
+	json_t *d;
 	size_t i;
 	int r;
 
-	if (json_is_object(root)) {
-		ps->group = 1;
-		ps->p->n_groups = 1;
-		return parse_group(ps, root);
-	}
+	if (json_is_object(root))
+		return parse_document(ps, root, format);
 	if (!json_is_array(root))
-		return fail(ps, NULL, NULL, "not a JSON object or array");
+		return sgp_fail(ps, NULL, NULL, "not a JSON object or array");
 	if (json_array_size(root) == 0)
-		return fail(ps, NULL, NULL, "an empty list: no security group");
+		return sgp_fail(ps, NULL, NULL, "an empty list: no security group");
 	if (json_array_size(root) > SGPOLICY_MAX_GROUPS)
-		return fail(ps, NULL, NULL, "more than 64 security groups");
-	ps->p->n_groups = json_array_size(root);
-	json_array_foreach(root, i, g) {
-		ps->group = (unsigned)i + 1;
-		r = parse_group(ps, g);
+		return sgp_fail(ps, NULL, NULL, "more than 64 security groups");
+	json_array_foreach(root, i, d) {
+		ps->doc = (unsigned)i + 1;
+		r = parse_document(ps, d, format);
 		if (r < 0)
 			return r;
 	}
 	return 0;
+}
+
+/* Providers that order by priority put a deny before an allow of the same
+ * priority; Tencent's PolicyIndex is unique, so its ties are file order. */
+static bool deny_first(const struct sgpolicy_entry *e)
+{
+	return e->provider == SGPOLICY_FORMAT_ALIBABA || e->provider == SGPOLICY_FORMAT_HUAWEI;
+}
+
+static int cmp_u(uint64_t a, uint64_t b)
+{
+	return a < b ? -1 : a > b;
 }
 
 static int entry_order(const void *a, const void *b)
 {
 	const struct sgpolicy_entry *x = a, *y = b;
+	int c = cmp_u(x->rank, y->rank);
 
-	if (x->group != y->group)
-		return x->group < y->group ? -1 : 1;
-	if (x->index != y->index)
-		return x->index < y->index ? -1 : 1;
-	if (x->position != y->position)
-		return x->position < y->position ? -1 : 1;
-	return 0;
+	if (c == 0 && x->index != y->index)
+		c = x->index < y->index ? -1 : 1;
+	if (c == 0 && deny_first(x) && deny_first(y))
+		c = cmp_u(x->action != SGPOLICY_DROP, y->action != SGPOLICY_DROP);
+	if (c == 0)
+		c = cmp_u(x->group, y->group);
+	if (c == 0)
+		c = cmp_u(x->position, y->position);
+	if (c == 0)
+		c = cmp_u((uint64_t)x->sub_v6 << 32 | x->sub, (uint64_t)y->sub_v6 << 32 | y->sub);
+	return c;
 }
 
-static int finish(struct parser *ps)
+static int finish(struct sgpolicy_parser *ps)
 {
 	struct sgpolicy_warning w = { .kind = SGPOLICY_WARN_EGRESS, .count = ps->n_egress };
 
@@ -569,47 +642,58 @@ static int finish(struct parser *ps)
 	return ps->n_egress ? add_warning(ps, &w) : 0;
 }
 
-static json_t *load_json(const struct parser *ps, const void *data, size_t len)
+static json_t *load_json(const struct sgpolicy_parser *ps, const void *data, size_t len)
 {
 	json_error_t jerr;
 	json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
 	char why[200], text[sizeof(jerr.text)];
 
 	if (!root) {
-		sanitise(text, sizeof(text), jerr.text);
+		sgpolicy_text(text, sizeof(text), jerr.text);
 		snprintf(why, sizeof(why), "not valid JSON: line %d, column %d: %s", jerr.line,
 			 jerr.column, text);
-		fail(ps, NULL, NULL, why);
+		sgp_fail(ps, NULL, NULL, why);
 	}
 	return root;
 }
 
-int sgpolicy_parse(const void *data, size_t len, struct sgpolicy **ret, char *errbuf, size_t errlen)
+int sgpolicy_parse_format(const void *data, size_t len, enum sgpolicy_format format,
+			  struct sgpolicy **ret, char *errbuf, size_t errlen)
 {
-	struct parser ps = { .errbuf = errbuf, .errlen = errlen };
+	struct sgpolicy_parser ps = { .errbuf = errbuf, .errlen = errlen };
 	json_t *root;
 	int r;
 
+	if ((unsigned)format >= _SGPOLICY_FORMAT_MAX)
+		return sgp_fail(&ps, NULL, NULL, "unknown policy format");
 	if (len > SGPOLICY_MAX_SIZE) {
-		fail(&ps, NULL, NULL, "larger than 8 MiB");
+		sgp_fail(&ps, NULL, NULL, "larger than 8 MiB");
 		return -EFBIG;
 	}
 	root = load_json(&ps, data, len);
 	if (!root)
 		return -EINVAL;
 	ps.p = calloc(1, sizeof(*ps.p));
-	r = ps.p ? parse_root(&ps, root) : -ENOMEM;
+	r = ps.p ? parse_root(&ps, root, format) : -ENOMEM;
 	json_decref(root);
 	if (r == 0)
 		r = finish(&ps);
 	if (r < 0) {
-		if (r == -ENOMEM)
-			fail(&ps, NULL, NULL, "out of memory");
+		if (r == -ENOMEM) {
+			memset(&ps.at, 0, sizeof(ps.at));
+			ps.doc = 0;
+			sgp_fail(&ps, NULL, NULL, "out of memory");
+		}
 		sgpolicy_free(ps.p);
 		return r;
 	}
 	*ret = ps.p;
 	return 0;
+}
+
+int sgpolicy_parse(const void *data, size_t len, struct sgpolicy **ret, char *errbuf, size_t errlen)
+{
+	return sgpolicy_parse_format(data, len, SGPOLICY_FORMAT_AUTO, ret, errbuf, errlen);
 }
 
 void sgpolicy_free(struct sgpolicy *p)
@@ -637,13 +721,20 @@ static unsigned entry_protos(const struct sgpolicy_entry *e, unsigned protos)
 	return m & protos;
 }
 
+/* "cloud policy group 1 PolicyIndex 2: description": the description is cut
+ * to fit the kernel's limit at a character boundary, never the group and
+ * the rule's place. */
 static void rule_comment(const struct sgpolicy_entry *e, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "cloud policy group %u PolicyIndex %" PRId64, e->group, e->index);
+	unsigned pv = provider_of(e->provider);
+	int n = providers[pv].index
+		? snprintf(buf, len, "cloud policy group %u %s %" PRId64, e->group, providers[pv].index, e->index)
+		: snprintf(buf, len, "cloud policy group %u %s %u", e->group, providers[pv].noun, e->position);
 
-	/* The description is cut to fit, never the group and index. */
-	if (n > 0 && (size_t)n + 2 < len && e->description[0])
-		snprintf(buf + n, len - (size_t)n, ": %.*s", (int)(len - (size_t)n - 3), e->description);
+	if (n > 0 && (size_t)n + 3 < len && e->description[0]) {
+		memcpy(buf + n, ": ", 3);
+		sgpolicy_text(buf + n + 2, len - (size_t)n - 2, e->description);
+	}
 }
 
 /* A /0 source matches only its own family, so 0.0.0.0/0 stays a prefix
@@ -664,8 +755,7 @@ static struct ruleset_rule mirror_rule(const struct sgpolicy_entry *e, const str
 }
 
 /* The first entry with a /0 source of a family decides for all of it. */
-static void note_public(struct sgpolicy_mirror *m, bool closed[2], const struct sgpolicy_entry *e,
-			size_t idx)
+static void note_public(size_t public[2], bool closed[2], const struct sgpolicy_entry *e, size_t idx)
 {
 	for (size_t s = 0; s < e->n_sources; s++) {
 		int fam = e->sources[s].family == AF_INET ? 0 : 1;
@@ -674,14 +764,14 @@ static void note_public(struct sgpolicy_mirror *m, bool closed[2], const struct 
 			continue;
 		closed[fam] = true;
 		if (e->action == SGPOLICY_ACCEPT)
-			m->public_dns[fam] = idx;
+			public[fam] = idx;
 	}
 }
 
 int sgpolicy_mirror_new(const struct sgpolicy *p, unsigned protos, struct sgpolicy_mirror **ret)
 {
 	struct sgpolicy_mirror *m = calloc(1, sizeof(*m));
-	bool closed[2] = { false, false };
+	bool closed[2] = { false, false }, closed_tcp[2] = { false, false };
 
 	protos |= RULESET_PROTO_UDP;
 	if (m) {
@@ -693,10 +783,16 @@ int sgpolicy_mirror_new(const struct sgpolicy *p, unsigned protos, struct sgpoli
 		return -ENOMEM;
 	}
 	m->public_dns[0] = m->public_dns[1] = SGPOLICY_NONE;
+	m->public_dns_tcp[0] = m->public_dns_tcp[1] = SGPOLICY_NONE;
 	for (size_t i = 0; i < p->n_entries; i++) {
 		const struct sgpolicy_entry *e = &p->entries[i];
 		unsigned mask = entry_protos(e, protos);
+		unsigned both = entry_protos(e, RULESET_PROTO_UDP | RULESET_PROTO_TCP);
 
+		/* TCP:53 open to everybody is reported even when only UDP is
+		 * refused here: the cloud answers it all the same. */
+		if (both & RULESET_PROTO_TCP)
+			note_public(m->public_dns_tcp, closed_tcp, e, i);
 		if (!mask) {
 			m->out_of_scope[m->n_out_of_scope++] = i;
 			continue;
@@ -708,7 +804,7 @@ int sgpolicy_mirror_new(const struct sgpolicy *p, unsigned protos, struct sgpoli
 				if (mask & bit)
 					m->rules[m->n_rules++] = mirror_rule(e, &e->sources[s], bit);
 		if (mask & RULESET_PROTO_UDP)
-			note_public(m, closed, e, i);
+			note_public(m->public_dns, closed, e, i);
 	}
 	*ret = m;
 	return 0;
@@ -743,13 +839,13 @@ static void sources_text(const struct sgpolicy_entry *e, char *buf, size_t len)
 
 char *sgpolicy_entry_format(const struct sgpolicy_entry *e, char *buf, size_t len)
 {
-	char src[2 * CIDR_STRLEN + 8];
+	char src[2 * CIDR_STRLEN + 8], where[SGPOLICY_LINE_MAX / 2];
 
 	sources_text(e, src, sizeof(src));
-	snprintf(buf, len, "group %u, ingress entry %u (PolicyIndex %" PRId64 "): %s%s%s from %s %s%s%s%s",
-		 e->group, e->position, e->index, sgpolicy_proto_name(e->proto), e->port[0] ? ":" : "",
-		 e->port, src, sgpolicy_action_name(e->action), e->description[0] ? " (" : "",
-		 e->description, e->description[0] ? ")" : "");
+	snprintf(buf, len, "%s: %s%s%s from %s %s%s%s%s", sgpolicy_entry_where(e, where, sizeof(where)),
+		 sgpolicy_proto_name(e->proto), e->port[0] ? ":" : "", e->port, src,
+		 sgpolicy_action_name(e->action), e->description[0] ? " (" : "", e->description,
+		 e->description[0] ? ")" : "");
 	return buf;
 }
 
@@ -757,21 +853,25 @@ const char *sgpolicy_warning_effect(const struct sgpolicy_warning *w)
 {
 	if (w->kind == SGPOLICY_WARN_EGRESS)
 		return "only inbound rules are mirrored";
-	return w->action == SGPOLICY_ACCEPT
+	if (w->entry.provider == SGPOLICY_FORMAT_AWS)
+		return "its allow is not mirrored: those sources are refused here unless another rule accepts them";
+	return w->entry.action == SGPOLICY_ACCEPT
 	       ? "its ACCEPT is not mirrored: those sources are refused here unless a later rule accepts them"
 	       : "its DROP is not mirrored: a later rule may accept those sources here";
 }
 
 char *sgpolicy_warning_format(const struct sgpolicy_warning *w, char *buf, size_t len)
 {
+	char where[SGPOLICY_LINE_MAX / 2];
+	const char *d = w->entry.description;
+
 	if (w->kind == SGPOLICY_WARN_EGRESS) {
 		snprintf(buf, len, "%zu egress %s ignored: %s", w->count,
 			 w->count == 1 ? "entry" : "entries", sgpolicy_warning_effect(w));
 		return buf;
 	}
-	snprintf(buf, len, "group %u, ingress entry %u (PolicyIndex %" PRId64 ")%s%s%s: skipped: "
-		 "refers to %s, which only the cloud can resolve; %s",
-		 w->group, w->position, w->index, w->description[0] ? " \"" : "", w->description,
-		 w->description[0] ? "\"" : "", w->reference, sgpolicy_warning_effect(w));
+	snprintf(buf, len, "%s%s%s%s: skipped: refers to %s, which only the cloud can resolve; %s",
+		 sgpolicy_entry_where(&w->entry, where, sizeof(where)), d[0] ? " \"" : "", d,
+		 d[0] ? "\"" : "", w->reference, sgpolicy_warning_effect(w));
 	return buf;
 }

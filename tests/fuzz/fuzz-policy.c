@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A policy export is a file someone copied from a cloud console or wrote by
- * hand: the parser must survive any bytes, keep every text it returns
- * printable, and whatever it accepts must mirror into a table the ruleset
- * module (and so the kernel) takes. */
+ * hand, in any of four providers' shapes: the parser must survive any
+ * bytes, keep every text it returns printable (valid UTF-8 without control
+ * characters), and whatever it accepts must mirror into a table the ruleset
+ * module (and so the kernel) takes. Each input is read as detected and
+ * forced to every provider. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +15,27 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Printable: ASCII without controls, or complete UTF-8 sequences. */
 static void check_printable(const char *what, const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p >= 0x7f) {
-			fprintf(stderr, "byte 0x%02x in %s: %s\n", *p, what, s);
-			abort();
-		}
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+
+		if (n == 0 || *p < 0x20 || *p == 0x7f)
+			goto bad;
+		for (size_t i = 1; i < n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				goto bad;
+		if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)
+			goto bad;               /* C1 controls */
+		p += n;
+	}
+	return;
+bad:
+	fprintf(stderr, "byte 0x%02x in %s: %s\n", *p, what, s);
+	abort();
 }
 
 static void check_texts(const struct sgpolicy *p, const struct sgpolicy_mirror *m)
@@ -28,6 +44,9 @@ static void check_texts(const struct sgpolicy *p, const struct sgpolicy_mirror *
 
 	for (size_t i = 0; i < p->n_entries; i++)
 		check_printable("entry", sgpolicy_entry_format(&p->entries[i], line, sizeof(line)));
+	for (size_t i = 0; i < p->n_entries; i++)
+		if (p->entries[i].n_sources == 0 || p->entries[i].n_sources > 2)
+			abort();
 	for (size_t i = 0; i < p->n_warnings; i++)
 		check_printable("warning", sgpolicy_warning_format(&p->warnings[i], line, sizeof(line)));
 	for (size_t i = 0; i < m->n_rules; i++) {
@@ -54,6 +73,10 @@ static void check_findings(const struct sgpolicy *p, const struct sgpolicy_mirro
 		if (!wide || e->action != SGPOLICY_ACCEPT || !e->port_dns)
 			abort();
 	}
+	for (int f = 0; f < 2; f++)
+		if (m->public_dns_tcp[f] != SGPOLICY_NONE &&
+		    (m->public_dns_tcp[f] >= p->n_entries || p->entries[m->public_dns_tcp[f]].action != SGPOLICY_ACCEPT))
+			abort();
 }
 
 static void mirror_and_build(const struct sgpolicy *p, unsigned protos)
@@ -85,12 +108,30 @@ static void mirror_and_build(const struct sgpolicy *p, unsigned protos)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct sgpolicy *p = NULL;
+	struct sgpolicy *p = NULL, *q = NULL;
 	char err[512] = "";
+	int r;
 
+	for (unsigned f = SGPOLICY_FORMAT_TENCENT; f < _SGPOLICY_FORMAT_MAX; f++) {
+		r = sgpolicy_parse_format(data, size, (enum sgpolicy_format)f, &q, err, sizeof(err));
+		if (r < 0) {
+			check_printable("error", err);
+			continue;
+		}
+		mirror_and_build(q, RULESET_PROTO_UDP);
+		sgpolicy_free(q);
+		q = NULL;
+	}
 	if (sgpolicy_parse(data, size, &p, err, sizeof(err)) < 0) {
 		check_printable("error", err);
 		return 0;
+	}
+	/* What was detected as one provider reads the same when forced to it. */
+	if (p->format != SGPOLICY_FORMAT_AUTO) {
+		if (sgpolicy_parse_format(data, size, p->format, &q, err, sizeof(err)) < 0 ||
+		    q->n_entries != p->n_entries || q->n_groups != p->n_groups)
+			abort();
+		sgpolicy_free(q);
 	}
 	mirror_and_build(p, RULESET_PROTO_UDP);
 	mirror_and_build(p, RULESET_PROTO_UDP | RULESET_PROTO_TCP);
