@@ -99,8 +99,12 @@ static int build_with_policy_log(const struct config *c, struct ruleset **ret, c
 
 	if (r == 0) {
 		rulesconf_policy_log(c, pol);
-		*ret_public_dns = pol && (pol->mirror->public_dns[0] != SGPOLICY_NONE ||
-					  pol->mirror->public_dns[1] != SGPOLICY_NONE);
+		/* TCP counts only where it is refused here: otherwise an open
+		 * TCP:53 is the tcp53_public finding's business. */
+		*ret_public_dns = pol && (sgpolicy_mirror_public_dns(pol->mirror) ||
+					  ((c->protocols & CONFIG_PROTO_TCP) &&
+					   (pol->mirror->public_dns_tcp[0] != SGPOLICY_NONE ||
+					    pol->mirror->public_dns_tcp[1] != SGPOLICY_NONE)));
 	}
 	rulesconf_policy_free(pol);
 	return r;
