@@ -562,6 +562,49 @@ static void classify_new(struct listener_set *s, size_t from, const struct liste
 	}
 }
 
+/* A link of its own: outside traffic can reach the namespace through it
+ * without crossing the host's prerouting hook (macvlan, ipvlan, a moved
+ * NIC, a vlan, a bridge with such a port). */
+static const struct listeners_iface *own_link(const struct listeners_iftable *t)
+{
+	for (size_t i = 0; i < t->n_ifaces; i++)
+		if (!t->ifaces[i].loopback && !listeners_iface_virtual(t, &t->ifaces[i]))
+			return &t->ifaces[i];
+	return NULL;
+}
+
+bool listeners_unfiltered(const struct listeners_iftable *t, const struct listener *l,
+			  const struct listeners_iface **ret_link)
+{
+	const struct listeners_iface *link = NULL;
+
+	if (l->exposure != LISTENER_PUBLIC)
+		return false;
+	if (l->via[0]) {
+		for (size_t i = 0; i < t->n_ifaces && !link; i++)
+			if (strncmp(t->ifaces[i].name, l->via, sizeof(l->via)) == 0 &&
+			    !listeners_iface_virtual(t, &t->ifaces[i]))
+				link = &t->ifaces[i];
+	} else {
+		link = own_link(t);
+	}
+	if (link && ret_link)
+		*ret_link = link;
+	return link != NULL;
+}
+
+static void mark_unfiltered(struct listener_set *s, size_t from, const struct listeners_iftable *t)
+{
+	for (size_t k = from; k < s->n; k++) {
+		struct listener *l = &s->items[k];
+		const struct listeners_iface *link;
+
+		l->unfiltered = listeners_unfiltered(t, l, &link);
+		if (l->unfiltered && !l->via[0])
+			memcpy(l->via, link->name, sizeof(l->via));
+	}
+}
+
 /* Runs inside the namespace: dumps, then classifies against the same
  * namespace's interfaces (read only when something listens). */
 static int scan_one(const struct netns_entry *e, void *userdata)
@@ -591,6 +634,8 @@ static int scan_one(const struct netns_entry *e, void *userdata)
 		return 0;
 	r = iftable_dump(&t);
 	classify_new(sc->set, from, &t);
+	if (!sc->ns->self)
+		mark_unfiltered(sc->set, from, &t);
 	listeners_iftable_clear(&t);
 	return r;
 }

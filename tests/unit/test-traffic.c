@@ -82,7 +82,7 @@ static unsigned add(struct traffic *t, const struct msg *m, long ms)
 	struct timespec ts = { .tv_sec = 1000 + ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
 
 	make(m, &p);
-	return traffic_add(t, &p, &ts);
+	return traffic_add(t, &p, &ts, 0);
 }
 
 static const struct traffic_snapshot *rotate(struct traffic *t, long ms)
