@@ -401,7 +401,7 @@ static struct nlmsghdr *rtnl_dump_req(char *buf, uint16_t type, size_t hdrlen, u
 	return nlh;
 }
 
-static int iftable_dump(struct listeners_iftable *t)
+int listeners_iftable_dump(struct listeners_iftable *t)
 {
 	char buf[128];
 	struct ift_ctx c = { .t = t };
@@ -444,18 +444,46 @@ static bool kind_virtual(const char *kind)
 	return false;
 }
 
-bool listeners_iface_virtual(const struct listeners_iftable *t, const struct listeners_iface *i)
+bool listeners_iface_explain(const struct listeners_iftable *t, const struct listeners_iface *i,
+			     char *why, size_t len)
 {
-	if (i->loopback || !kind_virtual(i->kind))
+	char buf[1];
+
+	if (!why || len == 0) {
+		why = buf;
+		len = sizeof(buf);
+	}
+	if (i->loopback) {
+		snprintf(why, len, "loopback");
 		return false;
-	if (strcmp(i->kind, "bridge") != 0)
+	}
+	if (!i->kind[0]) {
+		snprintf(why, len, "a NIC (no virtual kind)");
+		return false;
+	}
+	if (!kind_virtual(i->kind)) {
+		snprintf(why, len, "kind %s puts its traffic on a physical link", i->kind);
+		return false;
+	}
+	if (strcmp(i->kind, "bridge") != 0) {
+		snprintf(why, len, "kind %s exists only inside the host", i->kind);
 		return true;
+	}
 	/* A bridge with a NIC (or a bond or vlan of one) among its ports is
 	 * the host's LAN presence, as on hypervisors bridging eth0. */
 	for (size_t k = 0; k < t->n_ifaces; k++)
-		if (t->ifaces[k].master == i->ifindex && !kind_virtual(t->ifaces[k].kind))
+		if (t->ifaces[k].master == i->ifindex && !kind_virtual(t->ifaces[k].kind)) {
+			snprintf(why, len, "bridge with port %s (%s)", t->ifaces[k].name,
+				 t->ifaces[k].kind[0] ? t->ifaces[k].kind : "a NIC");
 			return false;
+		}
+	snprintf(why, len, "bridge with only virtual ports");
 	return true;
+}
+
+bool listeners_iface_virtual(const struct listeners_iftable *t, const struct listeners_iface *i)
+{
+	return listeners_iface_explain(t, i, NULL, 0);
 }
 
 static const struct listeners_iface *iftable_by_index(const struct listeners_iftable *t, uint32_t ifindex)
@@ -632,7 +660,7 @@ static int scan_one(const struct netns_entry *e, void *userdata)
 	sc->ns->n_listeners = sc->set->n - from;
 	if (sc->set->n == from)
 		return 0;
-	r = iftable_dump(&t);
+	r = listeners_iftable_dump(&t);
 	classify_new(sc->set, from, &t);
 	if (!sc->ns->self)
 		mark_unfiltered(sc->set, from, &t);
