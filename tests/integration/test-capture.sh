@@ -439,6 +439,14 @@ seen() {
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["queries"]["seen"])' \
 		"$(sed -n 's/^status_file = //p' "$1")"
 }
+# host_conf DIR [lines...]: agent_conf with internal_interfaces at its
+# default (auto): this host's veths and bridges are host-internal.
+host_conf() {
+	local conf
+	conf=$(agent_conf "$@") || return 1
+	sed -i '/^internal_interfaces = /d' "$conf"
+	echo "$conf"
+}
 seen_is() { test "$(seen "$1")" = "$2"; }
 # queries_from LOG SRC: the sum of dns_queries' counts for SRC.
 queries_from() {
@@ -448,7 +456,7 @@ queries_from() {
 queries_from_is() { test "$(queries_from "$1" "$2")" = "$3"; }
 # 1. Monitor mode (no table), a public dnsmasq on the host answering all.
 hpid=$(start_dnsmasq "$host") || exit 1
-conf=$(agent_conf "$adir/monitor" '[agent]' 'mode = monitor')
+conf=$(host_conf "$adir/monitor" '[agent]' 'mode = monitor')
 pid=$(agent_start "$host" "$conf" "$adir/monitor.log") || exit 1
 for i in 1 2 3; do dig_query "$ctr" 198.51.100.2 host.test.p53 >/dev/null; done       # routed out
 for i in 1 2; do send_query "$outs" 192.0.2.2 "b'routed$i'"; done                       # routed in
@@ -489,7 +497,7 @@ wait_for 5 bash -c "$(declare -f p53_alive); ! p53_alive $hpid"
 # 2. Auto mode: container traffic never triggers enforcement, an outside
 # query does. The host's dnsmasq serves the bridge only (not public).
 start_dnsmasq "$host" --listen-address=127.0.0.1,192.0.2.1 --bind-interfaces >/dev/null || exit 1
-conf=$(agent_conf "$adir/auto" '[agent]' 'mode = auto')
+conf=$(host_conf "$adir/auto" '[agent]' 'mode = auto')
 pid=$(agent_start "$host" "$conf" "$adir/auto.log") || exit 1
 check "auto: the bridge resolver answers the container" dig_query "$ctr" 192.0.2.1 host.test.p53
 dig_query "$ctr" 192.0.2.1 host.test.p53 >/dev/null
@@ -509,7 +517,7 @@ ip netns exec "$host" "$PORT53GUARD" -c "$conf" remove >/dev/null 2>&1
 # 3. Several capture interfaces, one missing: only it is degraded, and it is
 # captured once it appears.
 late=${P53_ID}lt
-conf=$(agent_conf "$adir/ifaces" '[agent]' 'mode = monitor' '[capture]' "interfaces = $late, $up")
+conf=$(host_conf "$adir/ifaces" '[agent]' 'mode = monitor' '[capture]' "interfaces = $late, $up")
 pid=$(agent_start "$host" "$conf" "$adir/ifaces.log") || exit 1
 check "one missing interface: capture_degraded names it" \
 	log_has "$adir/ifaces.log" capture_degraded "interface=$late "
