@@ -415,11 +415,11 @@ check "host: the dry run lists the virtual interfaces in set internal" \
 check "host: the dry run loads with nft -c -f" ip netns exec "$host" nft -c -f "$P53_TMP/host.nft"
 p53g "$host" -c "$hconf" check-config >"$P53_TMP/host.check"
 check "check-config: br-ctr internal, a bridge with only virtual ports" \
-	grep -qE '^#   br-ctr +kind=bridge +internal +bridge with only virtual ports' "$P53_TMP/host.check"
+	grep -qE '^# interface br-ctr +kind=bridge +internal +bridge with only virtual ports' "$P53_TMP/host.check"
 check "check-config: br-lan outside, its macvlan port named" \
-	grep -qE '^#   br-lan +kind=bridge +outside +bridge with port lm0 \(macvlan\)' "$P53_TMP/host.check"
-check "check-config: up0 outside (macvlan)" grep -qE '^#   up0 +kind=macvlan +outside' "$P53_TMP/host.check"
-check "check-config: lo is local" grep -qE '^#   lo +kind=loopback +local' "$P53_TMP/host.check"
+	grep -qE '^# interface br-lan +kind=bridge +outside +bridge with port lm0 \(macvlan\)' "$P53_TMP/host.check"
+check "check-config: up0 outside (macvlan)" grep -qE '^# interface up0 +kind=macvlan +outside' "$P53_TMP/host.check"
+check "check-config: lo is local" grep -qE '^# interface lo +kind=loopback +local' "$P53_TMP/host.check"
 check "host: apply" p53g "$host" -c "$hconf" apply
 check "host: apply --verify" p53g "$host" -c "$hconf" apply --verify
 
