@@ -540,6 +540,18 @@ check "... and it is captured again when it returns" \
 	wait_for 4 bash -c "[ \$(grep ' event=capture_started ' '$adir/ifaces.log' | grep -c 'interface=$late ') = 2 ]"
 agent_stop "$pid"
 
+# Every configured interface missing: the capture is not running at all,
+# and starts once one appears.
+only=${P53_ID}l2
+conf=$(host_conf "$adir/only" '[agent]' 'mode = monitor' '[capture]' "interfaces = $only")
+pid=$(agent_start "$host" "$conf" "$adir/only.log") || exit 1
+check "the only interface missing: capture_degraded names it" log_has "$adir/only.log" capture_degraded "interface=$only "
+check "... the summary says the capture is degraded" wait_for 4 log_has "$adir/only.log" summary 'capture=degraded'
+ip -n "$host" link add "$only" type veth peer name "${only}p" && ip -n "$host" link set "${only}p" up &&
+	ip -n "$host" link set "$only" up
+check "... and it is captured once it appears" wait_for 4 log_has "$adir/only.log" capture_started "interface=$only "
+agent_stop "$pid"
+
 # 4. A listener in a namespace with a macvlan of its own: the host's rule
 # cannot reach it.
 mvl=$(ns_add mvl) || exit 1
