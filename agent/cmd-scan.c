@@ -496,7 +496,23 @@ static int scan_report(const struct config *cfg, const struct listener_set *s, b
 	free(verdict);
 	if (r < 0)
 		return r;
-	return c.public ? EXIT_ATTENTION : EXIT_OK;
+	/* Public behind a link of its own: the host's rule cannot reach it. */
+	for (size_t i = 0; i < s->n && !json; i++) {
+		const struct listener *l = &s->items[i];
+		char addr[INET6_ADDRSTRLEN], *ns, *via;
+
+		if (!l->unfiltered)
+			continue;
+		ns = netns_label(l->netns);
+		via = esc(l->via);
+		if (ns && via)
+			printf("unfiltered: %s %s:%u in namespace %s has a link of its own (%s): the host's rule "
+			       "cannot refuse what reaches it\n", listener_proto_to_string(l->proto),
+			       listener_addr_to_string(l, addr, sizeof(addr)), l->port, ns, via);
+		free(ns);
+		free(via);
+	}
+	return c.public || c.unfiltered ? EXIT_ATTENTION : EXIT_OK;
 }
 
 static const struct cli_option scan_options[] = {
