@@ -125,6 +125,8 @@ static void print_human(json_t *root, bool running, const char *why)
 	       !jbool(root, "enforcement", "enforcing") && jbool(root, "enforcement", "should_enforce")
 		       ? ", BUT SHOULD BE" : "",
 	       jstr(root, "enforcement", "reason"));
+	if (jbool(root, "enforcement", "config_fallback"))
+		printf("FALLBACK:      %s\n", jstr(root, "enforcement", "fallback_reason"));
 	printf("rules:         table %s, verified at %s, %lld drift repairs\n", jstr(root, "enforcement", "table"),
 	       jstr(root, "enforcement", "rules_verified_at"), jint(root, "enforcement", "drift_repairs"));
 	printf("dropped:       udp %lld packets, tcp %lld packets\n",
@@ -142,6 +144,9 @@ static int status_exit_code(json_t *root, bool running)
 	if (!running)
 		return EXIT_ERROR;
 	if (jbool(root, "enforcement", "should_enforce") && !jbool(root, "enforcement", "enforcing"))
+		return EXIT_ATTENTION;
+	/* The rules in force are a fallback, not the configured ones. */
+	if (jbool(root, "enforcement", "config_fallback"))
 		return EXIT_ATTENTION;
 	return EXIT_OK;
 }

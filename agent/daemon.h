@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "state.h"
 
 struct nft_handle;
 struct ruleset;
@@ -46,6 +47,17 @@ struct daemon {
 	uint64_t drift_repairs;
 	uint64_t drop_packets[2], drop_bytes[2];        /* [0] udp, [1] tcp */
 
+	/* fail closed: persistent state and retries (enforce.c, daemon.c) */
+	struct state_ns ns;                     /* names the lock and the state files */
+	struct config_sources sources;          /* the files d->config was read from */
+	char *policy_text, *pending_policy_text; /* policy bytes in force / of the last rebuild */
+	size_t policy_len, pending_policy_len;
+	char config_error[256];                 /* why the configuration at start was unusable */
+	struct state_lkg *lkg;                  /* loaded for a fallback, else NULL */
+	char lkg_saved[2 * STATE_SHA256_HEX];   /* hashes of what was last saved */
+	int apply_error;                        /* last failed apply (negative errno), 0: none */
+	uint64_t retry_delay_ms;
+
 	/* observe: listeners and capture */
 	struct listener_set *listeners;
 	uint64_t next_rescan_ms;
@@ -84,6 +96,11 @@ uint64_t daemon_now_ms(void);
 
 /* enforce.c: the rules, the drift watch and the mode decisions. Each logs
  * its own events; a negative return from open/initial is fatal at start. */
+/* At start, when the configuration cannot be used: d->config becomes the
+ * last known good one (forced to enforce) or the built-in defaults. */
+int enforce_fallback_config(struct daemon *d);
+/* A valid reload ended a fallback. */
+void enforce_fallback_end(struct daemon *d);
 int enforce_open(struct daemon *d);
 int enforce_initial(struct daemon *d);
 int enforce_monitor_fd(const struct daemon *d);

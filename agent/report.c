@@ -43,7 +43,7 @@ static json_t *enforcement_json(const struct daemon *d)
 	char verified[32];
 
 	iso_time(d->verified_at, verified, sizeof(verified));
-	return json_pack("{s:s, s:b, s:b, s:s, s:s, s:s, s:s, s:I}",
+	return json_pack("{s:s, s:b, s:b, s:s, s:s, s:s, s:s, s:I, s:b, s:s}",
 			 "state", d->enforcing ? "enforcing" : "not_enforcing",
 			 "enforcing", d->enforcing,
 			 "should_enforce", report_should_enforce(d),
@@ -51,7 +51,9 @@ static json_t *enforcement_json(const struct daemon *d)
 			 "trigger", d->enforce_trigger,
 			 "table", "inet " DAEMON_TABLE,
 			 "rules_verified_at", verified,
-			 "drift_repairs", (json_int_t)d->drift_repairs);
+			 "drift_repairs", (json_int_t)d->drift_repairs,
+			 "config_fallback", d->config_fallback,
+			 "fallback_reason", d->fallback_reason);
 }
 
 static json_t *drops_json(const struct daemon *d)

@@ -17,6 +17,7 @@ void rulesconf_policy_free(struct rulesconf_policy *p)
 		return;
 	sgpolicy_mirror_free(p->mirror);
 	sgpolicy_free(p->policy);
+	free(p->text);
 	free(p);
 }
 
@@ -25,30 +26,32 @@ static unsigned refused_protos(const struct config *c)
 	return RULESET_PROTO_UDP | (c->protocols & CONFIG_PROTO_TCP ? RULESET_PROTO_TCP : 0);
 }
 
-static int read_policy(const char *path, struct sgpolicy **ret, char *errbuf, size_t errlen)
+/* The file is read once per build, non-blocking and bounded
+ * (fileio_read_input): a FIFO or device there is refused at once. Its bytes
+ * stay with the policy, so the agent can keep what it installed. Bytes
+ * already in p (a saved copy) are parsed instead of the file. */
+static int read_policy(const char *path, struct rulesconf_policy *p, char *errbuf, size_t errlen)
 {
 	char why[400] = "";
-	size_t len = 0;
-	char *text = NULL;
 	int r;
 
-	/* One byte over the parser's limit, so an oversized file is named so. */
-	r = fileio_read_small(path, SGPOLICY_MAX_SIZE + 1, &text, &len);
-	if (r < 0) {
-		snprintf(errbuf, errlen, "%s: cannot read: %s%s", path,
-			 r == -EFBIG ? "larger than 8 MiB" : strerror(-r),
-			 r == -ELOOP ? " (a symbolic link is not followed)" : "");
-		return r;
+	if (!p->text) {
+		/* One byte over the parser's limit, so an oversized file is named so. */
+		r = fileio_read_small(path, SGPOLICY_MAX_SIZE + 1, &p->text, &p->len);
+		if (r < 0) {
+			snprintf(errbuf, errlen, "%s: cannot read: %s", path,
+				 r == -EFBIG ? "larger than 8 MiB" : fileio_strerror(r));
+			return r;
+		}
 	}
-	r = sgpolicy_parse(text, len, ret, why, sizeof(why));
-	free(text);
+	r = sgpolicy_parse(p->text, p->len, &p->policy, why, sizeof(why));
 	if (r < 0)
 		snprintf(errbuf, errlen, "%s: %s", path, why[0] ? why : strerror(-r));
 	return r;
 }
 
-int rulesconf_policy_load(const struct config *c, struct rulesconf_policy **ret, char *errbuf,
-			  size_t errlen)
+static int load_policy(const struct config *c, const char *text, size_t len, struct rulesconf_policy **ret,
+		       char *errbuf, size_t errlen)
 {
 	struct rulesconf_policy *p;
 	int r;
@@ -60,7 +63,17 @@ int rulesconf_policy_load(const struct config *c, struct rulesconf_policy **ret,
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	r = read_policy(c->policy_file, &p->policy, errbuf, errlen);
+	if (text) {
+		p->text = malloc(len + 1);
+		if (!p->text) {
+			free(p);
+			return -ENOMEM;
+		}
+		memcpy(p->text, text, len);
+		p->text[len] = '\0';
+		p->len = len;
+	}
+	r = read_policy(c->policy_file, p, errbuf, errlen);
 	if (r == 0)
 		r = sgpolicy_mirror_new(p->policy, refused_protos(c), &p->mirror);
 	if (r < 0) {
@@ -73,8 +86,21 @@ int rulesconf_policy_load(const struct config *c, struct rulesconf_policy **ret,
 	return 0;
 }
 
+int rulesconf_policy_load(const struct config *c, struct rulesconf_policy **ret, char *errbuf,
+			  size_t errlen)
+{
+	return load_policy(c, NULL, 0, ret, errbuf, errlen);
+}
+
 int rulesconf_build_policy(const struct config *c, struct ruleset **ret,
 			   struct rulesconf_policy **ret_policy, char *errbuf, size_t errlen)
+{
+	return rulesconf_build_policy_from(c, NULL, 0, ret, ret_policy, errbuf, errlen);
+}
+
+int rulesconf_build_policy_from(const struct config *c, const char *policy_text, size_t policy_len,
+				struct ruleset **ret, struct rulesconf_policy **ret_policy, char *errbuf,
+				size_t errlen)
 {
 	struct ruleset_params params = {
 		.tcp = (c->protocols & CONFIG_PROTO_TCP) != 0,
@@ -84,7 +110,7 @@ int rulesconf_build_policy(const struct config *c, struct ruleset **ret,
 		.n_exempt = c->n_exempt_interfaces,
 	};
 	struct rulesconf_policy *pol = NULL;
-	int r = rulesconf_policy_load(c, &pol, errbuf, errlen);
+	int r = load_policy(c, policy_text, policy_len, &pol, errbuf, errlen);
 
 	if (r < 0)
 		return r;
