@@ -600,8 +600,11 @@ void enforce_tick(struct daemon *d)
 {
 	if (!d->nft || !report_should_enforce(d))
 		return;
-	if (d->repair_due_ms && d->now_ms >= d->repair_due_ms) {
-		repair(d, "retry");
+	/* While an apply is being retried, the retry is the only action:
+	 * verifying a table that could not be installed adds nothing. */
+	if (d->repair_due_ms) {
+		if (d->now_ms >= d->repair_due_ms)
+			repair(d, "retry");
 		return;
 	}
 	if (d->now_ms >= d->next_verify_ms)

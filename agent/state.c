@@ -214,10 +214,11 @@ static int state_path(const struct state_ns *ns, const char *what, char *buf, si
 static json_t *bytes_json(const char *name, const char *text, size_t len)
 {
 	char digest[STATE_SHA256_HEX];
-	json_t *o, *t = json_stringn(text, len);
+	/* A file that is not UTF-8, or holds a NUL (which JSON readers
+	 * refuse by default), is kept exactly, as hex. */
+	json_t *o, *t = memchr(text, 0, len) ? NULL : json_stringn(text, len);
 
 	state_sha256_hex(text, len, digest);
-	/* A file that is not UTF-8 is kept exactly, as hex. */
 	if (t) {
 		o = json_pack("{s:s, s:o, s:s}", "name", name, "text", t, "sha256", digest);
 	} else {
@@ -439,6 +440,7 @@ static int lkg_from_json(json_t *root, struct state_lkg *l, char *err, size_t er
 	state_config_sha256(&l->config, digest);
 	if (!json_is_string(csum) || strcmp(json_string_value(csum), digest) != 0)
 		FAIL("config_sha256 does not match the files");
+	memcpy(l->config_sha256, digest, sizeof(digest));
 	if (json_is_null(pol)) {
 		if (!json_is_string(psum) || json_string_length(psum) != 0)
 			FAIL("policy_sha256 without a policy");
@@ -451,8 +453,6 @@ static int lkg_from_json(json_t *root, struct state_lkg *l, char *err, size_t er
 		FAIL("policy_sha256 does not match the policy");
 	snprintf(l->policy_sha256, sizeof(l->policy_sha256), "%s", json_string_value(psum));
 out:
-	if (r == 0)
-		snprintf(l->config_sha256, sizeof(l->config_sha256), "%s", digest);
 	return r;
 }
 
