@@ -711,8 +711,9 @@ int state_lock(const struct state_ns *ns, int *ret_fd, pid_t *ret_holder)
 
 		/* The pid only names the holder in a second agent's error:
 		 * failing to write it changes nothing else. */
-		if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) != n)
-			(void)ftruncate(fd, 0);
+		bool written = ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) == n;
+
+		(void)written;
 	}
 	*ret_fd = fd;
 	return 0;
