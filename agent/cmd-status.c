@@ -173,7 +173,7 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 	r = fileio_read_small(c->status_file, STATUS_MAX_BYTES, &text, NULL);
 	if (r < 0) {
 		fprintf(stderr, "port53guard status: agent not running: cannot read %s: %s\n", c->status_file,
-			strerror(-r));
+			fileio_strerror(r));
 		config_free(c);
 		return EXIT_ERROR;
 	}

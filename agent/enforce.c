@@ -287,6 +287,8 @@ static int fallback_ruleset(struct daemon *d, const char *why, struct ruleset **
 	return 0;
 }
 
+static bool auto_remembered(struct daemon *d);
+
 void enforce_fallback_end(struct daemon *d)
 {
 	if (!d->config_fallback)
@@ -296,6 +298,10 @@ void enforce_fallback_end(struct daemon *d)
 	state_lkg_free(d->lkg);
 	d->lkg = NULL;
 	log_notice("rules_fallback_ended", LOG_STR("reason", "a valid configuration was loaded"));
+	/* The fallback enforced: a configuration that says auto now decides
+	 * the way a start does (a saved trigger, or the table in force). */
+	if (d->config->mode == AGENT_MODE_AUTO && !d->enforce_trigger[0])
+		(void)auto_remembered(d);
 }
 
 static void schedule_retry(struct daemon *d)
