@@ -166,6 +166,21 @@ mkdir -p "$dir/f3/conf.d"
 mkfifo "$dir/f3/conf.d/40-fifo.conf"
 kill -HUP "$pid"
 check "FIFO at reload: config_invalid and config_kept at once" wait_for 2 log_has "$dir/f3.log" config_kept
+# reload_ms LOG: milliseconds from reload_requested to config_kept, by the
+# events' own time stamps.
+reload_ms() {
+	python3 - "$1" <<'PY'
+import datetime, sys
+t = {}
+for line in open(sys.argv[1]):
+    for ev in ("reload_requested", "config_kept"):
+        if f" event={ev} " in line and ev not in t:
+            t[ev] = datetime.datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ")
+print(int((t["config_kept"] - t["reload_requested"]).total_seconds() * 1000))
+PY
+}
+ms=$(reload_ms "$dir/f3.log")
+check "FIFO at reload: the reload held the loop ${ms:-?} ms (at most 100)" test "${ms:-1000}" -le 100
 check "FIFO at reload: the rules stay" has_table
 check "FIFO at reload: the table can be deleted (not owned)" ip netns exec "$srv" nft delete table inet port53guard
 check "FIFO at reload: the deleted table is repaired (the loop runs)" wait_for 6 has_table
