@@ -127,6 +127,7 @@ static void reload(struct daemon *d)
 	}
 	config_free(d->config);
 	d->config = c;
+	d->mode_forced = false;         /* a new configuration, its own mode */
 	config_sources_free(&d->sources);
 	d->sources = src;
 	enforce_fallback_end(d);

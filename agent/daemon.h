@@ -53,6 +53,8 @@ struct daemon {
 	char *policy_text, *pending_policy_text; /* policy bytes in force / of the last rebuild */
 	size_t policy_len, pending_policy_len;
 	char config_error[256];                 /* why the configuration at start was unusable */
+	bool mode_forced;                       /* a fallback overrode d->config->mode ... */
+	enum agent_mode configured_mode;        /* ... which was this */
 	struct state_lkg *lkg;                  /* loaded for a fallback, else NULL */
 	char lkg_saved[2 * STATE_SHA256_HEX];   /* hashes of what was last saved */
 	int apply_error;                        /* last failed apply (negative errno), 0: none */
@@ -99,7 +101,8 @@ uint64_t daemon_now_ms(void);
 /* At start, when the configuration cannot be used: d->config becomes the
  * last known good one (forced to enforce) or the built-in defaults. */
 int enforce_fallback_config(struct daemon *d);
-/* A valid reload ended a fallback. */
+/* The configured rules were built again (a valid reload, or a policy file
+ * read again): the fallback is over. Call before enforce_replace_ruleset. */
 void enforce_fallback_end(struct daemon *d);
 int enforce_open(struct daemon *d);
 int enforce_initial(struct daemon *d);

@@ -297,7 +297,10 @@ void enforce_fallback_end(struct daemon *d)
 	d->fallback_reason[0] = '\0';
 	state_lkg_free(d->lkg);
 	d->lkg = NULL;
-	log_notice("rules_fallback_ended", LOG_STR("reason", "a valid configuration was loaded"));
+	if (d->mode_forced)
+		d->config->mode = d->configured_mode;
+	d->mode_forced = false;
+	log_notice("rules_fallback_ended", LOG_STR("reason", "the configured rules could be built"));
 	/* The fallback enforced: a configuration that says auto now decides
 	 * the way a start does (a saved trigger, or the table in force). */
 	if (d->config->mode == AGENT_MODE_AUTO && !d->enforce_trigger[0])
@@ -424,6 +427,13 @@ int enforce_initial(struct daemon *d)
 		if (r < 0) {
 			log_error("agent_failed", LOG_STR("step", "rules"), LOG_STR("error", strerror(-r)));
 			return r;
+		}
+		/* The configuration itself is valid: its mode comes back when
+		 * the fallback ends without a new configuration (a policy
+		 * file fixed and read again). */
+		if (!d->mode_forced) {
+			d->configured_mode = d->config->mode;
+			d->mode_forced = true;
 		}
 		d->config->mode = AGENT_MODE_ENFORCE;
 	}
