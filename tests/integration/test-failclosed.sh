@@ -126,6 +126,13 @@ pid=$(agent_bg "$srv" "$conf" "$dir/b3.log")
 check "unreadable policy: rules_invalid names it" wait_for 3 log_has "$dir/b3.log" rules_invalid 'policy-link.json'
 check "unreadable policy: the last known good is in force" log_has "$dir/b3.log" rules_fallback 'rules=last_known_good'
 check "unreadable policy: its allowlist holds" wait_for 3 dig_query "$alw" 10.53.2.1 host.test.p53
+check "unreadable policy: the policy's accept of 10.0.0.0/8 is not in force" dig_times_out "$cli" 10.53.1.1 host.test.p53
+# The file fixed (a regular file now), then a reload: the configured rules.
+rm "$dir/b/policy-link.json"
+cp "$TESTS_DATA/policy/vpc-allowlist.json" "$dir/b/policy-link.json"
+kill -HUP "$pid"
+check "policy fixed, SIGHUP: rules_fallback_ended" wait_for 5 log_has "$dir/b3.log" rules_fallback_ended
+check "policy fixed: its accept of 10.0.0.0/8 is in force" wait_for 3 dig_query "$cli" 10.53.1.1 host.test.p53
 agent_stop "$pid"
 rm "$dir/b/conf.d/60-policy.conf"
 
