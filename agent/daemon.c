@@ -46,7 +46,7 @@ static int take_lock(struct daemon *d, int *ret_fd)
 		else
 			snprintf(msg, sizeof(msg), "another port53guard agent runs in this network namespace");
 		log_error("agent_failed", LOG_STR("step", "lock"), LOG_STR("error", msg),
-			  LOG_STR("lock", state_run_dir()));
+			  LOG_STR("dir", state_run_dir()));
 		return EXIT_ERROR;
 	}
 	/* Any other failure (a read-only or foreign run directory) must not
