@@ -13,6 +13,7 @@
 #include "nft.h"
 #include "ruleset.h"
 #include "rulesconf.h"
+#include "state.h"
 
 enum apply_mode {
 	APPLY_INSTALL,
@@ -193,6 +194,19 @@ int cmd_apply(struct cli_ctx *ctx, int argc, char **argv)
 	return r;
 }
 
+/* Lifting the rule also ends auto mode's memory of its trigger, or the
+ * next start would put the rule back at once. */
+static void forget_auto_trigger(void)
+{
+	struct state_ns ns;
+	int r = state_ns_self(&ns);
+
+	if (r == 0)
+		r = state_auto_clear(&ns);
+	if (r < 0)
+		fprintf(stderr, "port53guard remove: cannot clear auto mode's saved trigger: %s\n", strerror(-r));
+}
+
 int cmd_remove(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct nft_handle *h;
@@ -212,5 +226,6 @@ int cmd_remove(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	printf("table inet %s removed: inbound DNS is no longer refused\n", RULESET_TABLE);
+	forget_auto_trigger();
 	return EXIT_OK;
 }

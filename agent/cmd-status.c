@@ -151,7 +151,7 @@ static void print_details(json_t *root)
 	       !jbool(en, "enforcing", NULL) && jbool(en, "should_enforce", NULL) ? ", BUT SHOULD BE" : "",
 	       jstr(en, "reason", NULL));
 	if (jbool(fb, "active", NULL))
-		printf("fallback:      %s\n", jstr(fb, "reason", NULL));
+		printf("FALLBACK:      %s\n", jstr(fb, "reason", NULL));
 	printf("rules:         table %s, verified at %s, %lld drift repairs\n", jstr(en, "table", NULL),
 	       jstr_or(en, "rules_verified_at", NULL, "never"), jint(en, "drift_repairs", NULL));
 	printf("dropped:       udp %lld packets, tcp %lld packets\n",
@@ -239,7 +239,7 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 	if (r < 0) {
 		/* Nothing was ever known: the verdict alone, on stdout as usual. */
 		fprintf(stderr, "port53guard status: agent not running: cannot read %s: %s\n", c->status_file,
-			strerror(-r));
+			fileio_strerror(r));
 		root = json_pack("{s:i, s:b, s:s, s:o}", "schema_version", REPORT_SCHEMA_VERSION, "running", 0,
 				 "not_running_reason", "no status file", "verdict", json_null());
 		verdict = current_verdict(root, false);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "config.h"
 
+#include "fileio.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -821,71 +823,58 @@ int config_parse_text(struct config *c, const char *name, const char *text, size
 
 /* ---- files ---- */
 
-static int read_file(const char *path, char **ret, size_t *ret_len)
+static int add_source(struct config_sources *src, const char *path, char *text, size_t len)
 {
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	int fd, r = 0;
+	struct config_source *v = reallocarray(src->v, src->n + 1, sizeof(*v));
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		goto out;
-	}
-	if (st.st_size > CONFIG_MAX_FILE_SIZE) {
-		r = -EFBIG;
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*ret = buf;
-	*ret_len = len;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return r;
+	if (!v)
+		return -ENOMEM;
+	src->v = v;
+	v[src->n].name = strdup(path);
+	if (!v[src->n].name)
+		return -ENOMEM;
+	v[src->n].text = text;
+	v[src->n++].len = len;
+	return 0;
 }
 
-static int load_one(struct config *c, const char *path, bool must_exist, struct config_error *err)
+void config_sources_free(struct config_sources *src)
+{
+	if (!src)
+		return;
+	for (size_t i = 0; i < src->n; i++) {
+		free(src->v[i].name);
+		free(src->v[i].text);
+	}
+	free(src->v);
+	src->v = NULL;
+	src->n = 0;
+}
+
+/* Nothing read here may block the agent: a FIFO, socket or device in
+ * conf.d is refused at once (fileio_read_input), /dev/null is empty. */
+static int load_one(struct config *c, const char *path, bool must_exist, struct config_sources *src,
+		    struct config_error *err)
 {
 	char *text = NULL, m[160];
 	size_t len = 0;
 	int r;
 
-	r = read_file(path, &text, &len);
+	r = fileio_read_input(path, CONFIG_MAX_FILE_SIZE, false, &text, &len);
 	if (r == -ENOENT && !must_exist)
 		return 0;
 	if (r < 0) {
-		snprintf(m, sizeof(m), "cannot read file: %s", strerror(-r));
+		snprintf(m, sizeof(m), "cannot read file: %s", fileio_strerror(r));
 		set_error(err, path, 0, NULL, NULL, NULL, m);
 		return r;
 	}
 	r = config_parse_text(c, path, text, len, err);
+	if (r == 0 && src) {
+		r = add_source(src, path, text, len);
+		if (r == 0)
+			return 0;
+		set_error(err, path, 0, NULL, NULL, NULL, "out of memory");
+	}
 	free(text);
 	return r;
 }
@@ -902,7 +891,8 @@ static bool is_conf_name(const char *n)
 	return n[0] != '.' && len > 5 && strcmp(n + len - 5, ".conf") == 0;
 }
 
-static int load_dropins(struct config *c, const char *dir, struct config_error *err)
+static int load_dropins(struct config *c, const char *dir, struct config_sources *src,
+			struct config_error *err)
 {
 	struct dirent **list = NULL;
 	char path[PATH_MAX], m[160];
@@ -936,7 +926,7 @@ static int load_dropins(struct config *c, const char *dir, struct config_error *
 				r = -ENAMETOOLONG;
 				break;
 			}
-			r = load_one(c, path, true, err);
+			r = load_one(c, path, true, src, err);
 		}
 	} else {
 		set_error(err, dir, 0, NULL, NULL, NULL, "out of memory");
@@ -950,6 +940,34 @@ static int load_dropins(struct config *c, const char *dir, struct config_error *
 
 int config_load(const char *main_path, struct config **ret, struct config_error *err)
 {
+	return config_load_sources(main_path, ret, NULL, err);
+}
+
+int config_from_sources(const struct config_sources *src, struct config **ret, struct config_error *err)
+{
+	struct config *c = config_new();
+	int r = 0;
+
+	if (!c) {
+		set_error(err, "(saved)", 0, NULL, NULL, NULL, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < src->n && r == 0; i++)
+		r = config_parse_text(c, src->v[i].name, src->v[i].text, src->v[i].len, err);
+	if (r == 0)
+		r = config_validate(c, err);
+	if (r < 0) {
+		config_free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+int config_load_sources(const char *main_path, struct config **ret, struct config_sources *ret_src,
+			struct config_error *err)
+{
+	struct config_sources src = { 0 };
 	const char *path = main_path ? main_path : CONFIG_DEFAULT_PATH;
 	char dir[PATH_MAX];
 	const char *slash;
@@ -961,7 +979,7 @@ int config_load(const char *main_path, struct config **ret, struct config_error 
 		set_error(err, path, 0, NULL, NULL, NULL, "out of memory");
 		return -ENOMEM;
 	}
-	r = load_one(c, path, main_path != NULL, err);
+	r = load_one(c, path, main_path != NULL, ret_src ? &src : NULL, err);
 	if (r < 0)
 		goto fail;
 	slash = strrchr(path, '/');
@@ -971,15 +989,18 @@ int config_load(const char *main_path, struct config **ret, struct config_error 
 		r = -ENAMETOOLONG;
 		goto fail;
 	}
-	r = load_dropins(c, dir, err);
+	r = load_dropins(c, dir, ret_src ? &src : NULL, err);
 	if (r < 0)
 		goto fail;
 	r = config_validate(c, err);
 	if (r < 0)
 		goto fail;
 	*ret = c;
+	if (ret_src)
+		*ret_src = src;
 	return 0;
 fail:
+	config_sources_free(&src);
 	config_free(c);
 	return r;
 }

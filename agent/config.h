@@ -116,6 +116,28 @@ void config_free(struct config *c);
  * negative errno and fills *err; *ret is set only on success. */
 int config_load(const char *main_path, struct config **ret, struct config_error *err);
 
+/* The bytes of every file config_load read, in order: enough to build the
+ * same configuration again later (the agent's last known good). */
+struct config_source {
+	char *name;
+	char *text;
+	size_t len;
+};
+struct config_sources {
+	struct config_source *v;
+	size_t n;
+};
+
+/* config_load, and the sources it read (*ret_src set only on success;
+ * ret_src may be NULL). */
+int config_load_sources(const char *main_path, struct config **ret, struct config_sources *ret_src,
+			struct config_error *err);
+
+/* The configuration those sources give, parsed and validated as config_load
+ * does; no file is read. */
+int config_from_sources(const struct config_sources *src, struct config **ret, struct config_error *err);
+void config_sources_free(struct config_sources *src);
+
 /* Applies one file's text on top of c: pure, for tests and fuzzers. name is
  * what errors and origins call the file. */
 int config_parse_text(struct config *c, const char *name, const char *text, size_t len,

@@ -10,7 +10,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -31,26 +30,35 @@ uint64_t daemon_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* One agent per network namespace: an abstract unix socket is scoped to the
- * namespace and vanishes with the process, so a crash never leaves a stale
- * lock behind. */
-static int take_lock(int *ret_fd)
+/* One agent per network namespace: flock(2) on RUN_DIR/agent-INODE.lock.
+ * Only root (or the service's own user) can create files there, so no
+ * other user can keep the agent from starting; the lock dies with the
+ * process, so a crash leaves nothing stale. Returns 0, or the exit code. */
+static int take_lock(struct daemon *d, int *ret_fd)
 {
-	static const char name[] = "port53guard/agent";
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	char msg[200];
+	pid_t holder = 0;
+	int r = state_lock(&d->ns, ret_fd, &holder);
 
-	memcpy(sa.sun_path + 1, name, sizeof(name) - 1);
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + sizeof(name))) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
+	if (r == -EBUSY) {
+		if (holder)
+			snprintf(msg, sizeof(msg), "another port53guard agent runs in this network namespace (pid %ld)",
+				 (long)holder);
+		else
+			snprintf(msg, sizeof(msg), "another port53guard agent runs in this network namespace");
+		log_error("agent_failed", LOG_STR("step", "lock"), LOG_STR("error", msg),
+			  LOG_STR("dir", state_run_dir()));
+		return EXIT_ERROR;
 	}
-	*ret_fd = fd;
+	/* Any other failure (a read-only or foreign run directory) must not
+	 * leave the host without rules: go on without the lock. */
+	if (r < 0) {
+		*ret_fd = -1;
+		log_warning("lock_unavailable", LOG_STR("dir", state_run_dir()),
+			    LOG_STR("error", r == -EPERM ? "the directory is writable by others or owned by another user"
+				    : strerror(-r)),
+			    LOG_STR("effect", "running without the one-agent-per-namespace lock"));
+	}
 	return 0;
 }
 
@@ -106,15 +114,16 @@ static void log_config_warning(const struct config_warning *w, void *userdata)
 		    LOG_STR("problem", w->where.message));
 }
 
-static void reload(struct daemon *d)
+void daemon_reload(struct daemon *d)
 {
 	struct config_error err;
+	struct config_sources src = { 0 };
 	struct config *c = NULL;
 	struct ruleset *rs = NULL;
 	int r;
 
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)d->now_ms * 1000ull);
-	r = config_load(d->config_path, &c, &err);
+	r = config_load_sources(d->config_path, &c, &src, &err);
 	if (r < 0) {
 		log_config_error(&err);
 		log_warning("config_kept", LOG_STR("reason", "the new configuration is invalid"));
@@ -124,12 +133,17 @@ static void reload(struct daemon *d)
 	r = enforce_rebuild(d, c, &rs);
 	if (r < 0) {
 		log_warning("config_kept", LOG_STR("reason", "the new rules cannot be built"));
+		config_sources_free(&src);
 		config_free(c);
 		d->config_reload_ok = false;
 		goto out;
 	}
 	config_free(d->config);
 	d->config = c;
+	d->mode_forced = false;         /* a new configuration, its own mode */
+	config_sources_free(&d->sources);
+	d->sources = src;
+	enforce_fallback_end(d);
 	log_setup(c->log_format, c->log_level);
 	enforce_replace_ruleset(d, rs);
 	policywatch_setup(d);
@@ -150,7 +164,7 @@ static void on_signal(struct daemon *d)
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			log_info("reload_requested", LOG_UINT("sender_pid", si.ssi_pid));
-			reload(d);
+			daemon_reload(d);
 		} else {
 			log_info("agent_stopping", LOG_STR("signal", strsignal((int)si.ssi_signo)),
 				 LOG_UINT("sender_pid", si.ssi_pid));
@@ -246,25 +260,69 @@ static void shutdown_agent(struct daemon *d)
 	enforce_close(d);
 }
 
+/* Fail closed: an unusable configuration does not stop the agent; the
+ * last known good one, or the built-in defaults, run instead. */
+static int load_config(struct daemon *d)
+{
+	struct config_error err;
+	char *line;
+	int r;
+
+	r = config_load_sources(d->config_path, &d->config, &d->sources, &err);
+	if (r == 0)
+		return 0;
+	log_config_error(&err);
+	line = config_error_string(&err);
+	snprintf(d->config_error, sizeof(d->config_error), "the configuration is invalid: %s",
+		 line ? line : err.message);
+	free(line);
+	return enforce_fallback_config(d);
+}
+
+static void free_daemon(struct daemon *d)
+{
+	if (d->epfd >= 0)
+		close(d->epfd);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	if (d->tickfd >= 0)
+		close(d->tickfd);
+	config_sources_free(&d->sources);
+	config_free(d->config);
+	state_lkg_free(d->lkg);
+	d->lkg = NULL;
+}
+
 int daemon_main(const char *config_path)
 {
 	struct daemon d = { .config_path = config_path, .epfd = -1, .sigfd = -1, .tickfd = -1 };
-	struct config_error err;
 	int lock_fd = -1, r, ret = EXIT_ERROR;
 
 	log_setup(LOG_FORMAT_TEXT, LOG_LEVEL_INFO);
-	r = config_load(config_path, &d.config, &err);
+	r = state_ns_self(&d.ns);
 	if (r < 0) {
-		log_config_error(&err);
+		snprintf(d.ns.key, sizeof(d.ns.key), "host");
+		log_warning("netns_unknown", LOG_STR("error", strerror(-r)),
+			    LOG_STR("effect", "state and lock are kept as for the host's namespace"));
+	}
+	r = load_config(&d);
+	if (r < 0) {
+		log_error("agent_failed", LOG_STR("step", "config"), LOG_STR("error", strerror(-r)));
+		free_daemon(&d);
 		return EXIT_ERROR;
 	}
 	log_setup(d.config->log_format, d.config->log_level);
-	r = take_lock(&lock_fd);
-	if (r < 0) {
-		log_error("agent_failed", LOG_STR("step", "lock"),
-			  LOG_STR("error", r == -EADDRINUSE ? "another port53guard agent runs in this network namespace"
-							    : strerror(-r)));
-		config_free(d.config);
+	/* Without it nothing the agent is for can be done; every other
+	 * failure leaves it running and refusing. */
+	if (!privs_have_net_admin()) {
+		log_error("agent_failed", LOG_STR("step", "rules"),
+			  LOG_STR("error", "no CAP_NET_ADMIN: the nftables table cannot be installed"),
+			  LOG_STR("hint", "run as root, or with CAP_NET_ADMIN (the packaged unit grants it)"));
+		free_daemon(&d);
+		return EXIT_ERROR;
+	}
+	if (take_lock(&d, &lock_fd) != 0) {
+		free_daemon(&d);
 		return EXIT_ERROR;
 	}
 	d.start_mono_ms = d.now_ms = daemon_now_ms();
@@ -286,13 +344,8 @@ int daemon_main(const char *config_path)
 	}
 	shutdown_agent(&d);
 	log_info("agent_stopped", LOG_INT("exit_status", ret));
-	if (d.epfd >= 0)
-		close(d.epfd);
-	if (d.sigfd >= 0)
-		close(d.sigfd);
-	if (d.tickfd >= 0)
-		close(d.tickfd);
-	close(lock_fd);
-	config_free(d.config);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	free_daemon(&d);
 	return ret;
 }

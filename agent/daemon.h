@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "verdict.h"
+#include "state.h"
 
 struct nft_handle;
 struct ruleset;
@@ -48,6 +49,19 @@ struct daemon {
 	uint64_t repair_due_ms;                 /* 0: none pending */
 	uint64_t drift_repairs;
 	uint64_t drop_packets[2], drop_bytes[2];        /* [0] udp, [1] tcp */
+
+	/* fail closed: persistent state and retries (enforce.c, daemon.c) */
+	struct state_ns ns;                     /* names the lock and the state files */
+	struct config_sources sources;          /* the files d->config was read from */
+	char *policy_text, *pending_policy_text; /* policy bytes in force / of the last rebuild */
+	size_t policy_len, pending_policy_len;
+	char config_error[256];                 /* why the configuration at start was unusable */
+	bool mode_forced;                       /* a fallback overrode d->config->mode ... */
+	enum agent_mode configured_mode;        /* ... which was this */
+	struct state_lkg *lkg;                  /* loaded for a fallback, else NULL */
+	char lkg_saved[2 * STATE_SHA256_HEX];   /* hashes of what was last saved */
+	int apply_error;                        /* last failed apply (negative errno), 0: none */
+	uint64_t retry_delay_ms;
 
 	/* observe: listeners and capture */
 	struct listener_set *listeners;
@@ -91,8 +105,18 @@ int daemon_main(const char *config_path);
 
 uint64_t daemon_now_ms(void);
 
+/* Reads the configuration and the policy again (SIGHUP); an invalid one
+ * keeps what is in force. */
+void daemon_reload(struct daemon *d);
+
 /* enforce.c: the rules, the drift watch and the mode decisions. Each logs
  * its own events; a negative return from open/initial is fatal at start. */
+/* At start, when the configuration cannot be used: d->config becomes the
+ * last known good one (forced to enforce) or the built-in defaults. */
+int enforce_fallback_config(struct daemon *d);
+/* The configured rules were built again (a valid reload, or a policy file
+ * read again): the fallback is over. Call before enforce_replace_ruleset. */
+void enforce_fallback_end(struct daemon *d);
 int enforce_open(struct daemon *d);
 int enforce_initial(struct daemon *d);
 int enforce_monitor_fd(const struct daemon *d);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <linux/netfilter.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -19,8 +21,10 @@
 /* The live table is read back this often: counters for status and metrics,
  * and a structural check that catches what no event reported. */
 #define VERIFY_INTERVAL_MS 5000u
-/* After a failed apply, retry this often while the rules should be there. */
-#define RETRY_INTERVAL_MS 1000u
+/* After a failed apply, retry after 1 s, doubling up to 30 s, while the
+ * rules should be there. */
+#define RETRY_FIRST_MS 1000u
+#define RETRY_MAX_MS 30000u
 
 int enforce_monitor_fd(const struct daemon *d)
 {
@@ -138,6 +142,11 @@ void enforce_close(struct daemon *d)
 {
 	links_free(d->links);
 	d->links = NULL;
+	free(d->policy_text);
+	free(d->pending_policy_text);
+	d->policy_text = d->pending_policy_text = NULL;
+	state_lkg_free(d->lkg);
+	d->lkg = NULL;
 	monitor_close(d->monitor);
 	d->monitor = NULL;
 	nft_close(d->nft);
@@ -147,12 +156,15 @@ void enforce_close(struct daemon *d)
 }
 
 /* The cloud policy's skipped entries and its policy_allows_public_dns
- * finding are logged with every start and reload that installs it. */
-static int build_with_policy_log(const struct config *c, struct ruleset **ret, char *err,
-				 size_t len, bool *ret_public_dns)
+ * finding are logged with every start and reload that installs it. The
+ * policy's bytes (given: a saved copy; NULL: read the file) are handed back
+ * in *ret_text, for the last known good. */
+static int build_with_policy_log(const struct config *c, const char *given, size_t given_len,
+				 struct ruleset **ret, char **ret_text, size_t *ret_len, bool *ret_public_dns,
+				 char *err, size_t len)
 {
 	struct rulesconf_policy *pol = NULL;
-	int r = rulesconf_build_policy(c, ret, &pol, err, len);
+	int r = rulesconf_build_policy_from(c, given, given_len, ret, &pol, err, len);
 
 	if (r == 0) {
 		rulesconf_policy_log(c, pol);
@@ -162,6 +174,10 @@ static int build_with_policy_log(const struct config *c, struct ruleset **ret, c
 					  ((c->protocols & CONFIG_PROTO_TCP) &&
 					   (pol->mirror->public_dns_tcp[0] != SGPOLICY_NONE ||
 					    pol->mirror->public_dns_tcp[1] != SGPOLICY_NONE)));
+		*ret_text = pol ? pol->text : NULL;
+		*ret_len = pol ? pol->len : 0;
+		if (pol)
+			pol->text = NULL;
 	}
 	rulesconf_policy_free(pol);
 	return r;
@@ -182,16 +198,205 @@ static int fill_internal(struct daemon *d, const struct config *c, struct rulese
 
 int enforce_rebuild(struct daemon *d, const struct config *c, struct ruleset **ret)
 {
-	char err[512] = "";
+	char err[512] = "", *text = NULL;
+	size_t len = 0;
 	int r;
 
-	r = build_with_policy_log(c, ret, err, sizeof(err), &d->policy_public_dns);
+	r = build_with_policy_log(c, NULL, 0, ret, &text, &len, &d->policy_public_dns, err, sizeof(err));
 	if (r < 0) {
 		log_error("rules_invalid", LOG_STR("error", err[0] ? err : strerror(-r)));
 		return r;
 	}
 	(void)fill_internal(d, c, *ret);
+	/* Committed by enforce_replace_ruleset with the ruleset it built. */
+	free(d->pending_policy_text);
+	d->pending_policy_text = text;
+	d->pending_policy_len = len;
 	return 0;
+}
+
+/* ---- fail closed: last known good, fallback, retries ---- */
+
+static void commit_policy_text(struct daemon *d)
+{
+	free(d->policy_text);
+	d->policy_text = d->pending_policy_text;
+	d->policy_len = d->pending_policy_len;
+	d->pending_policy_text = NULL;
+	d->pending_policy_len = 0;
+}
+
+/* After an apply the kernel accepted: the inputs of the rules in force are
+ * the last known good. Rules in force because of a fallback are not. */
+static void save_lkg(struct daemon *d)
+{
+	struct state_lkg l = {
+		.saved_at = time(NULL),
+		.netns_cookie = d->ns.cookie,
+		.config = d->sources,
+		.policy_name = d->config->policy_file,
+		.policy_text = d->policy_text,
+		.policy_len = d->policy_len,
+	};
+	char sums[sizeof(d->lkg_saved)], csum[STATE_SHA256_HEX], psum[STATE_SHA256_HEX] = "";
+	int r;
+
+	if (d->config_fallback)
+		return;
+	if (!l.policy_text)
+		l.policy_name = NULL;
+	state_config_sha256(&d->sources, csum);
+	if (l.policy_name)
+		state_sha256_hex(l.policy_text, l.policy_len, psum);
+	snprintf(sums, sizeof(sums), "%s%s", csum, psum);
+	/* Repairs re-apply the same inputs: nothing new to keep. */
+	if (strcmp(sums, d->lkg_saved) == 0)
+		return;
+	r = state_lkg_save(&d->ns, &l);
+	if (r < 0) {
+		log_warning("state_write_failed", LOG_STR("file", "last known good"), LOG_STR("error", strerror(-r)),
+			    LOG_STR("effect", "a start with a broken configuration falls back to the built-in refuse"));
+		return;
+	}
+	memcpy(d->lkg_saved, sums, sizeof(sums));
+	log_debug("lkg_saved", LOG_STR("config_sha256", csum), LOG_STR("policy_sha256", psum));
+}
+
+/* snprintf for texts that are cut to fit on purpose (a reason in status). */
+static void textf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void textf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+static void iso_time(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int enforce_fallback_config(struct daemon *d)
+{
+	char err[512] = "";
+	int r;
+
+	r = state_lkg_load(&d->ns, &d->lkg, err, sizeof(err));
+	if (r < 0 && r != -ENOENT)
+		log_warning("state_invalid", LOG_STR("file", "last known good"), LOG_STR("error", err),
+			    LOG_STR("effect", "not used"));
+	if (r == 0) {
+		struct config_error ce;
+
+		r = config_from_sources(&d->lkg->config, &d->config, &ce);
+		if (r < 0) {
+			/* Saved by a version that read it differently. */
+			log_warning("state_invalid", LOG_STR("file", "last known good"),
+				    LOG_STR("error", ce.message), LOG_STR("effect", "not used"));
+			state_lkg_free(d->lkg);
+			d->lkg = NULL;
+		}
+	}
+	if (!d->lkg) {
+		char path[4096];
+
+		d->config = config_new();
+		if (!d->config)
+			return -ENOMEM;
+		/* The default status file, in the run directory in use. */
+		snprintf(path, sizeof(path), "%s/status.json", state_run_dir());
+		free(d->config->status_file);
+		d->config->status_file = strdup(path);
+		if (!d->config->status_file)
+			return -ENOMEM;
+	}
+	/* Whatever the saved configuration's mode was, a fallback enforces. */
+	d->config->mode = AGENT_MODE_ENFORCE;
+	d->config_fallback = true;
+	return 0;
+}
+
+/* The rules when the configured ones cannot be had: the last known good
+ * (loaded now if enforce_fallback_config did not), or the built-in refuse
+ * (loopback accepted, UDP:53 refused). Logs rules_fallback with why. */
+static int fallback_ruleset(struct daemon *d, const char *why, struct ruleset **ret)
+{
+	struct config *lc = NULL;
+	struct config_error ce;
+	char err[512] = "", when[32] = "", *text = NULL;
+	size_t len = 0;
+	int r = -ENOENT;
+
+	if (!d->lkg && state_lkg_load(&d->ns, &d->lkg, err, sizeof(err)) < 0 && err[0])
+		log_warning("state_invalid", LOG_STR("file", "last known good"), LOG_STR("error", err),
+			    LOG_STR("effect", "not used"));
+	if (d->lkg && config_from_sources(&d->lkg->config, &lc, &ce) == 0) {
+		r = build_with_policy_log(lc, d->lkg->policy_text, d->lkg->policy_len, ret, &text, &len,
+					  &d->policy_public_dns, err, sizeof(err));
+		if (r == 0)
+			(void)fill_internal(d, lc, *ret);
+		free(text);
+		config_free(lc);
+	}
+	d->config_fallback = true;
+	if (r == 0) {
+		iso_time(d->lkg->saved_at, when, sizeof(when));
+		textf(d->fallback_reason, sizeof(d->fallback_reason), "last known good rules (saved %s): %s",
+		      when, why);
+		log_error("rules_fallback", LOG_STR("rules", "last_known_good"), LOG_STR("saved_at", when),
+			  LOG_STR("config_sha256", d->lkg->config_sha256),
+			  LOG_STR("policy_sha256", d->lkg->policy_sha256), LOG_STR("reason", why),
+			  LOG_STR("effect", "the last rules the kernel accepted are enforced until a valid reload"));
+		return 0;
+	}
+	lc = config_new();
+	if (!lc)
+		return -ENOMEM;
+	r = rulesconf_build(lc, ret, err, sizeof(err));
+	if (r == 0)
+		(void)fill_internal(d, lc, *ret);
+	config_free(lc);
+	if (r < 0)
+		return r;
+	d->policy_public_dns = false;
+	textf(d->fallback_reason, sizeof(d->fallback_reason),
+	      "built-in refuse (UDP:53 refused, loopback accepted): %s", why);
+	log_error("rules_fallback", LOG_STR("rules", "builtin"), LOG_STR("reason", why),
+		  LOG_STR("effect", "UDP:53 is refused from everywhere but loopback until a valid reload"));
+	return 0;
+}
+
+static bool auto_remembered(struct daemon *d);
+
+void enforce_fallback_end(struct daemon *d)
+{
+	if (!d->config_fallback)
+		return;
+	d->config_fallback = false;
+	d->fallback_reason[0] = '\0';
+	state_lkg_free(d->lkg);
+	d->lkg = NULL;
+	if (d->mode_forced)
+		d->config->mode = d->configured_mode;
+	d->mode_forced = false;
+	log_notice("rules_fallback_ended", LOG_STR("reason", "the configured rules could be built"));
+	/* The fallback enforced: a configuration that says auto now decides
+	 * the way a start does (a saved trigger, or the table in force). */
+	if (d->config->mode == AGENT_MODE_AUTO && !d->enforce_trigger[0])
+		(void)auto_remembered(d);
+}
+
+static void schedule_retry(struct daemon *d)
+{
+	d->retry_delay_ms = d->retry_delay_ms ? d->retry_delay_ms * 2 : RETRY_FIRST_MS;
+	if (d->retry_delay_ms > RETRY_MAX_MS)
+		d->retry_delay_ms = RETRY_MAX_MS;
+	d->repair_due_ms = daemon_now_ms() + d->retry_delay_ms;
 }
 
 static size_t count_ranges(const struct ruleset *rs, enum ruleset_set_id id)
@@ -208,12 +413,22 @@ static int apply(struct daemon *d, const char *reason)
 
 	r = nft_apply(d->nft, d->ruleset, d->table_flags, err, sizeof(err));
 	if (r < 0) {
-		log_error("rules_apply_failed", LOG_STR("reason", reason), LOG_STR("error", err[0] ? err : strerror(-r)),
-			  LOG_STR("hint", r == -EPERM ? "needs CAP_NET_ADMIN, or another process owns the table" : ""));
+		/* Retried with back-off; logged once per change of state, not
+		 * at every retry. */
+		if (r != d->apply_error)
+			log_error("rules_apply_failed", LOG_STR("reason", reason),
+				  LOG_STR("error", err[0] ? err : strerror(-r)),
+				  LOG_STR("hint", r == -EPERM ? "another process owns the table" : ""),
+				  LOG_STR("action", "retrying with back-off (1 s doubling to 30 s)"));
+		d->apply_error = r;
+		schedule_retry(d);
 		return r;
 	}
 	if (!d->enforcing)
 		d->enforcing_since = time(NULL);
+	d->apply_error = 0;
+	d->retry_delay_ms = 0;
+	d->repair_due_ms = 0;
 	d->enforcing = true;
 	d->verified_at = time(NULL);
 	d->next_verify_ms = daemon_now_ms() + VERIFY_INTERVAL_MS;
@@ -224,6 +439,7 @@ static int apply(struct daemon *d, const char *reason)
 		 LOG_UINT("internal_interfaces", d->ruleset->n_internal),
 		 LOG_STR("protocols", d->ruleset->protos & RULESET_PROTO_TCP ? "udp,tcp" : "udp"),
 		 LOG_STR("table_flags", flags_text(d->table_flags)), LOG_UINT("took_ms", daemon_now_ms() - t0));
+	save_lkg(d);
 	return 0;
 }
 
@@ -244,27 +460,99 @@ static void remove_table(struct daemon *d, const char *reason)
 	d->enforcing_since = 0;
 }
 
+/* Auto mode remembers: a trigger persisted by an earlier run (or a table
+ * already in the kernel) enforces at once, so a restart, an upgrade or a
+ * reboot never opens port 53. */
+static bool auto_remembered(struct daemon *d)
+{
+	struct state_auto a;
+	struct nft_live *live = NULL;
+	char err[512] = "", when[32];
+	int r = state_auto_load(&d->ns, &a, err, sizeof(err));
+
+	if (r == 0) {
+		iso_time(a.triggered_at, when, sizeof(when));
+		snprintf(d->enforce_trigger, sizeof(d->enforce_trigger), "%s", a.source);
+		textf(d->enforce_reason, sizeof(d->enforce_reason), "auto: %s (since %s)", a.reason, when);
+		log_notice("enforcement_remembered", LOG_STR("reason", a.reason), LOG_STR("trigger", a.source),
+			   LOG_STR("triggered_at", when), LOG_STR("cleared_by", "port53guard remove, or a mode other than auto"));
+		return true;
+	}
+	if (r != -ENOENT)
+		log_warning("state_invalid", LOG_STR("file", "auto trigger"), LOG_STR("error", err),
+			    LOG_STR("effect", "the table in the kernel decides"));
+	r = nft_read(d->nft, &live, err, sizeof(err));
+	nft_live_free(live);
+	if (r == -ENOENT)
+		return false;
+	/* A table is there (or cannot be read): keep refusing. */
+	snprintf(d->enforce_trigger, sizeof(d->enforce_trigger), "table inet %s in the kernel at start", RULESET_TABLE);
+	snprintf(d->enforce_reason, sizeof(d->enforce_reason), "auto: a port53guard table was in force at start");
+	log_notice("enforcement_remembered", LOG_STR("reason", "a port53guard table was in the kernel at start"),
+		   LOG_STR("trigger", d->enforce_trigger), LOG_STR("cleared_by", "port53guard remove"));
+	return true;
+}
+
+static void forget_auto(struct daemon *d)
+{
+	int r = state_auto_clear(&d->ns);
+
+	if (r < 0)
+		log_warning("state_write_failed", LOG_STR("file", "auto trigger"), LOG_STR("error", strerror(-r)),
+			    LOG_STR("effect", "auto mode may enforce at once when it is chosen again"));
+}
+
 int enforce_initial(struct daemon *d)
 {
-	int r;
+	int r = 0;
 
-	r = enforce_rebuild(d, d->config, &d->ruleset);
-	if (r < 0)
-		return r;
+	if (!d->config_fallback)
+		r = enforce_rebuild(d, d->config, &d->ruleset);
+	if (r == 0 && !d->config_fallback) {
+		commit_policy_text(d);
+	} else {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", d->config_fallback ? d->config_error : "the configured rules cannot be built");
+		r = fallback_ruleset(d, why, &d->ruleset);
+		if (r < 0) {
+			log_error("agent_failed", LOG_STR("step", "rules"), LOG_STR("error", strerror(-r)));
+			return r;
+		}
+		/* The configuration itself is valid: its mode comes back when
+		 * the fallback ends without a new configuration (a policy
+		 * file fixed and read again). */
+		if (!d->mode_forced) {
+			d->configured_mode = d->config->mode;
+			d->mode_forced = true;
+		}
+		d->config->mode = AGENT_MODE_ENFORCE;
+	}
 	switch (d->config->mode) {
 	case AGENT_MODE_ENFORCE:
-		snprintf(d->enforce_reason, sizeof(d->enforce_reason), "mode is enforce");
-		return apply(d, "start");
+		snprintf(d->enforce_reason, sizeof(d->enforce_reason), "%s",
+			 d->config_fallback ? "fallback: the configured rules cannot be used" : "mode is enforce");
+		if (!d->config_fallback)
+			forget_auto(d);
+		/* A refused first apply is retried from the loop. */
+		(void)apply(d, "start");
+		return 0;
 	case AGENT_MODE_AUTO:
+		if (auto_remembered(d)) {
+			(void)apply(d, "start");
+			return 0;
+		}
 		snprintf(d->enforce_reason, sizeof(d->enforce_reason),
 			 "mode is auto: waiting for a public listener or an outside query");
-		break;
+		/* No table in the kernel: nothing to remove. */
+		return 0;
 	case AGENT_MODE_MONITOR:
 		snprintf(d->enforce_reason, sizeof(d->enforce_reason), "mode is monitor: observing only");
 		break;
 	}
+	forget_auto(d);
 	/* A table left by an earlier enforcing run would refuse DNS while the
-	 * status says otherwise: these modes start without rules. */
+	 * status says otherwise: monitor mode starts without rules. */
 	remove_table(d, d->enforce_reason);
 	return 0;
 }
@@ -273,13 +561,22 @@ void enforce_start(struct daemon *d, const char *reason, const char *trigger)
 {
 	uint64_t t0 = daemon_now_ms();
 
+	struct state_auto a = { .triggered_at = time(NULL), .netns_cookie = d->ns.cookie };
+	int r;
+
 	snprintf(d->enforce_trigger, sizeof(d->enforce_trigger), "%s", trigger);
 	snprintf(d->enforce_reason, sizeof(d->enforce_reason), "auto: %s", reason);
 	if (apply(d, "auto") == 0)
 		log_warning("enforcement_started", LOG_STR("reason", reason), LOG_STR("trigger", trigger),
 			    LOG_UINT("took_ms", daemon_now_ms() - t0));
-	else
-		d->repair_due_ms = daemon_now_ms() + RETRY_INTERVAL_MS;
+	/* Remembered across restarts and reboots, even while the apply is
+	 * still being retried. */
+	snprintf(a.reason, sizeof(a.reason), "%s", reason);
+	snprintf(a.source, sizeof(a.source), "%s", trigger);
+	r = state_auto_save(&d->ns, &a);
+	if (r < 0)
+		log_warning("state_write_failed", LOG_STR("file", "auto trigger"), LOG_STR("error", strerror(-r)),
+			    LOG_STR("effect", "a restart waits for a new trigger"));
 	report_write_now(d);
 }
 
@@ -290,8 +587,12 @@ void enforce_replace_ruleset(struct daemon *d, struct ruleset *rs)
 	ruleset_free(d->ruleset);
 	d->ruleset = rs;
 	configure_links(d);
+	commit_policy_text(d);
 	if (d->config->mode == AGENT_MODE_ENFORCE)
 		snprintf(d->enforce_reason, sizeof(d->enforce_reason), "mode is enforce");
+	/* An explicit change of mode is what ends auto mode's memory. */
+	if (d->config->mode != AGENT_MODE_AUTO)
+		forget_auto(d);
 	if (should)
 		apply(d, "reload");
 	else if (d->enforcing)
@@ -319,9 +620,7 @@ static void repair(struct daemon *d, const char *cause)
 
 	if (apply(d, "repair") < 0) {
 		d->enforcing = false;
-		d->repair_due_ms = daemon_now_ms() + RETRY_INTERVAL_MS;
 	} else {
-		d->repair_due_ms = 0;
 		d->drift_repairs++;
 		log_notice("rules_restored", LOG_STR("cause", cause), LOG_UINT("took_ms", daemon_now_ms() - t0),
 			   LOG_UINT("repairs", d->drift_repairs));
@@ -547,8 +846,11 @@ void enforce_tick(struct daemon *d)
 {
 	if (!d->nft || !report_should_enforce(d))
 		return;
-	if (d->repair_due_ms && d->now_ms >= d->repair_due_ms) {
-		repair(d, "retry");
+	/* While an apply is being retried, the retry is the only action:
+	 * verifying a table that could not be installed adds nothing. */
+	if (d->repair_due_ms) {
+		if (d->now_ms >= d->repair_due_ms)
+			repair(d, "retry");
 		return;
 	}
 	if (d->now_ms >= d->next_verify_ms)

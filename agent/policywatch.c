@@ -214,6 +214,12 @@ void policywatch_on_event(struct daemon *d)
 		return;
 	log_info("policy_changed", LOG_STR("file", policywatch_path(d->policywatch)),
 		 LOG_STR("change", policywatch_change_name(c)));
+	/* In a fallback the configuration in use is not the operator's: read
+	 * everything again, as a SIGHUP does, so a fixed file ends it. */
+	if (d->config_fallback) {
+		daemon_reload(d);
+		return;
+	}
 	/* The configuration is unchanged: only the policy is read again, and
 	 * a policy that does not build leaves the rules in force. */
 	if (enforce_rebuild(d, d->config, &rs) < 0) {

@@ -35,3 +35,10 @@ void privs_drop_unneeded(bool keep_sys_admin)
 		 ? "cap_net_admin,cap_net_raw,cap_sys_ptrace,cap_dac_read_search,cap_sys_admin"
 		 : "cap_net_admin,cap_net_raw,cap_sys_ptrace,cap_dac_read_search"));
 }
+
+bool privs_have_net_admin(void)
+{
+	if (capng_get_caps_process() < 0)
+		return false;
+	return capng_have_capability(CAPNG_EFFECTIVE, CAP_NET_ADMIN);
+}

@@ -9,3 +9,7 @@
  * /proc/PID/fd) and, when namespaces are walked, CAP_SYS_ADMIN (setns).
  * Logs what it did; failure is logged and not fatal. */
 void privs_drop_unneeded(bool keep_sys_admin);
+
+/* Whether the agent can install its table at all (CAP_NET_ADMIN in its
+ * effective set); checked once, before anything else is opened. */
+bool privs_have_net_admin(void);

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "ruleset.h"
 #include "sgpolicy.h"
+#include "state.h"
 
 void rulesconf_policy_free(struct rulesconf_policy *p)
 {
@@ -19,6 +20,7 @@ void rulesconf_policy_free(struct rulesconf_policy *p)
 		return;
 	sgpolicy_mirror_free(p->mirror);
 	sgpolicy_free(p->policy);
+	free(p->text);
 	free(p);
 }
 
@@ -27,32 +29,34 @@ static unsigned refused_protos(const struct config *c)
 	return RULESET_PROTO_UDP | (c->protocols & CONFIG_PROTO_TCP ? RULESET_PROTO_TCP : 0);
 }
 
+/* The file is read once per build, non-blocking and bounded
+ * (fileio_read_input): a FIFO or device there is refused at once. Its bytes
+ * stay with the policy, so the agent can keep what it installed. Bytes
+ * already in p (a saved copy) are parsed instead of the file. */
 static int read_policy(const char *path, enum sgpolicy_format format, struct rulesconf_policy *p,
 		       char *errbuf, size_t errlen)
 {
 	char why[400] = "";
-	size_t len = 0;
-	char *text = NULL;
 	int r;
 
-	/* One byte over the parser's limit, so an oversized file is named so. */
-	r = fileio_read_small(path, SGPOLICY_MAX_SIZE + 1, &text, &len);
-	if (r < 0) {
-		snprintf(errbuf, errlen, "%s: cannot read: %s%s", path,
-			 r == -EFBIG ? "larger than 8 MiB" : strerror(-r),
-			 r == -ELOOP ? " (a symbolic link is not followed)" : "");
-		return r;
+	if (!p->text) {
+		/* One byte over the parser's limit, so an oversized file is named so. */
+		r = fileio_read_small(path, SGPOLICY_MAX_SIZE + 1, &p->text, &p->len);
+		if (r < 0) {
+			snprintf(errbuf, errlen, "%s: cannot read: %s", path,
+				 r == -EFBIG ? "larger than 8 MiB" : fileio_strerror(r));
+			return r;
+		}
 	}
-	/* p->hash: the content hash of text[0..len) goes here. */
-	r = sgpolicy_parse_format(text, len, format, &p->policy, why, sizeof(why));
-	free(text);
+	state_sha256_hex(p->text, p->len, p->hash);
+	r = sgpolicy_parse_format(p->text, p->len, format, &p->policy, why, sizeof(why));
 	if (r < 0)
 		snprintf(errbuf, errlen, "%s: %s", path, why[0] ? why : strerror(-r));
 	return r;
 }
 
-int rulesconf_policy_load(const struct config *c, struct rulesconf_policy **ret, char *errbuf,
-			  size_t errlen)
+static int load_policy(const struct config *c, const char *text, size_t len, struct rulesconf_policy **ret,
+		       char *errbuf, size_t errlen)
 {
 	struct rulesconf_policy *p;
 	int r;
@@ -64,6 +68,16 @@ int rulesconf_policy_load(const struct config *c, struct rulesconf_policy **ret,
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	if (text) {
+		p->text = malloc(len + 1);
+		if (!p->text) {
+			free(p);
+			return -ENOMEM;
+		}
+		memcpy(p->text, text, len);
+		p->text[len] = '\0';
+		p->len = len;
+	}
 	r = read_policy(c->policy_file, (enum sgpolicy_format)c->policy_format, p, errbuf, errlen);
 	if (r == 0)
 		r = sgpolicy_mirror_new(p->policy, refused_protos(c), &p->mirror);
@@ -77,8 +91,21 @@ int rulesconf_policy_load(const struct config *c, struct rulesconf_policy **ret,
 	return 0;
 }
 
+int rulesconf_policy_load(const struct config *c, struct rulesconf_policy **ret, char *errbuf,
+			  size_t errlen)
+{
+	return load_policy(c, NULL, 0, ret, errbuf, errlen);
+}
+
 int rulesconf_build_policy(const struct config *c, struct ruleset **ret,
 			   struct rulesconf_policy **ret_policy, char *errbuf, size_t errlen)
+{
+	return rulesconf_build_policy_from(c, NULL, 0, ret, ret_policy, errbuf, errlen);
+}
+
+int rulesconf_build_policy_from(const struct config *c, const char *policy_text, size_t policy_len,
+				struct ruleset **ret, struct rulesconf_policy **ret_policy, char *errbuf,
+				size_t errlen)
 {
 	struct ruleset_params params = {
 		.tcp = (c->protocols & CONFIG_PROTO_TCP) != 0,
@@ -88,7 +115,7 @@ int rulesconf_build_policy(const struct config *c, struct ruleset **ret,
 		.n_exempt = c->n_exempt_interfaces,
 	};
 	struct rulesconf_policy *pol = NULL;
-	int r = rulesconf_policy_load(c, &pol, errbuf, errlen);
+	int r = load_policy(c, policy_text, policy_len, &pol, errbuf, errlen);
 
 	if (r < 0)
 		return r;

@@ -21,9 +21,10 @@ struct rulesconf_policy {
 	struct sgpolicy *policy;
 	struct sgpolicy_mirror *mirror;
 	/* The file's content hash (hex SHA-256) for policy_loaded, set where
-	 * the file is read (read_policy() in rulesconf.c); "" while no digest
-	 * function is linked, and then policy_loaded leaves it out. */
+	 * the file is read (read_policy() in rulesconf.c). */
 	char hash[65];
+	char *text;                     /* the file's bytes as parsed, NUL-terminated */
+	size_t len;
 };
 
 /* Reads and parses c->policy_file. *ret is NULL when no file is set. On
@@ -37,6 +38,12 @@ void rulesconf_policy_free(struct rulesconf_policy *p);
  * sees a changed file. *ret and *ret_policy are set only on success. */
 int rulesconf_build_policy(const struct config *c, struct ruleset **ret,
 			   struct rulesconf_policy **ret_policy, char *errbuf, size_t errlen);
+
+/* rulesconf_build_policy() from policy bytes given by the caller (a saved
+ * copy) instead of reading c->policy_file; policy_text NULL reads the file. */
+int rulesconf_build_policy_from(const struct config *c, const char *policy_text, size_t policy_len,
+				struct ruleset **ret, struct rulesconf_policy **ret_policy, char *errbuf,
+				size_t errlen);
 
 /* For the agent: one event per skipped entry and ignored direction, the
  * policy_allows_public_dns finding, and a policy_loaded summary. */

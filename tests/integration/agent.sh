@@ -4,6 +4,18 @@
 # Helpers for tests that run the real agent (port53guard run) inside a
 # namespace. Source after lib.sh and p53_init.
 
+# Agents started by a test keep their state (last known good, auto mode's
+# trigger) and their lock in the test's own directory, never in
+# /var/lib/port53guard or /run/port53guard: tests never see each other's
+# state or an installed agent's. p53_init (lib.sh) is wrapped to set it,
+# so every command the test runs (run, remove) agrees.
+eval "p53_init_without_agent_dirs() $(declare -f p53_init | tail -n +2)"
+p53_init() {
+	p53_init_without_agent_dirs "$@"
+	mkdir -p "$P53_TMP/state"
+	export PORT53GUARD_STATE_DIR="$P53_TMP/state" PORT53GUARD_RUN_DIR="$P53_TMP/run"
+}
+
 # agent_conf DIR [extra ini lines...]: a config with its status, metrics
 # and summary set for tests; prints its path.
 agent_conf() {

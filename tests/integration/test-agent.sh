@@ -184,14 +184,19 @@ check "its exit gives listener_gone" wait_for 5 log_has "$dir/auto2.log" listene
 agent_stop "$pid"
 ip netns exec "$srv" "$PORT53GUARD" -c "$conf" remove
 
-# ---- status exit 3: should enforce but cannot (no CAP_NET_ADMIN) -----------
+# ---- no CAP_NET_ADMIN: the agent cannot do its job and says so once ----------
+# (A refused apply with the capability is retried instead: test-failclosed.)
 if command -v setpriv >/dev/null; then
 	conf=$(agent_conf "$dir/nocap" '[agent]' 'mode = auto')
-	pid=$(agent_start "$srv" "$conf" "$dir/nocap.log" setpriv --bounding-set=-net_admin --)
-	dig_query "$cli" 10.53.1.1 host.test.p53 >/dev/null
-	check "without CAP_NET_ADMIN the triggered apply fails and is logged" wait_for 5 log_has "$dir/nocap.log" rules_apply_failed
-	assert_eq "status exits 3: not enforcing but should be" 3 "$(status_code "$srv" "$conf")"
-	agent_stop "$pid"
+	rc=0
+	ip netns exec "$srv" setpriv --bounding-set=-net_admin -- timeout 10 "$PORT53GUARD" -c "$conf" run \
+		</dev/null >"$dir/nocap.log" 2>&1 || rc=$?
+	assert_eq "without CAP_NET_ADMIN the agent exits 1" 1 "$rc"
+	check "with one agent_failed step=rules naming the capability" log_has "$dir/nocap.log" agent_failed \
+		'step=rules error="no CAP_NET_ADMIN'
+	check "and no rules_apply_failed or capture_degraded before it" bash -c \
+		"! grep -qE ' event=(rules_apply_failed|capture_degraded) ' '$dir/nocap.log'"
+	assert_eq "status: the agent does not run (exit 1)" 1 "$(status_code "$srv" "$conf")"
 fi
 
 # ---- two agents at once ------------------------------------------------------

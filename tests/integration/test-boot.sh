@@ -231,9 +231,6 @@ if ! mountpoint -q /run/systemd/nspawn; then
 	mount -t tmpfs -o mode=0755 tmpfs /run/systemd/nspawn && mounted_nspawn_run=yes
 fi
 machine=p53boot$$
-setsid systemd-nspawn --keep-unit --register=no --private-network -M "$machine" \
-	-D "$work/root" -b </dev/null >"$work/console.log" 2>&1 &
-nspawn_pid=$!
 
 find_leader() {
 	local c
@@ -246,24 +243,47 @@ find_leader() {
 	done
 	return 1
 }
-wait_for 30 find_leader
-find_leader
-check "systemd-nspawn boots the root (pid 1 of the container found)" test -n "$leader"
-if [ -z "$leader" ]; then
-	sed 's/^/# console: /' "$work/console.log" >&2
-	done_testing
-fi
 
-# systemctl needs the manager's socket, which comes a moment after pid 1.
-wait_for 30 in_ct test -S /run/systemd/private
-state=$(timeout "$boot_timeout" nsenter -t "$leader" -a env -i PATH=/usr/bin:/bin \
-	systemctl is-system-running --wait 2>&1)
-echo "# system state after boot: $state" >&2
-check "the container finishes booting (running or degraded: $state)" \
-	grep -qxE 'running|degraded' <<<"$state"
-if [ "$state" != running ]; then
-	in_ct systemctl --failed --no-pager 2>&1 | sed 's/^/# /' >&2
-fi
+# boot_container WHAT: boots the root with systemd-nspawn in its own network
+# namespace (a fresh one each time: no nftables table survives a reboot)
+# and waits until the boot is done; false when it does not boot.
+boot_container() {
+	leader=
+	setsid systemd-nspawn --keep-unit --register=no --private-network -M "$machine" \
+		-D "$work/root" -b </dev/null >"$work/console.log" 2>&1 &
+	nspawn_pid=$!
+	wait_for 30 find_leader
+	find_leader
+	check "systemd-nspawn boots the root$1 (pid 1 of the container found)" test -n "$leader"
+	if [ -z "$leader" ]; then
+		sed 's/^/# console: /' "$work/console.log" >&2
+		return 1
+	fi
+	# systemctl needs the manager's socket, which comes a moment after pid 1.
+	wait_for 30 in_ct test -S /run/systemd/private
+	state=$(timeout "$boot_timeout" nsenter -t "$leader" -a env -i PATH=/usr/bin:/bin \
+		systemctl is-system-running --wait 2>&1)
+	echo "# system state after boot: $state" >&2
+	check "the container finishes booting$1 (running or degraded: $state)" \
+		grep -qxE 'running|degraded' <<<"$state"
+	if [ "$state" != running ]; then
+		in_ct systemctl --failed --no-pager 2>&1 | sed 's/^/# /' >&2
+	fi
+	return 0
+}
+
+poweroff_container() {
+	in_ct systemctl poweroff >/dev/null 2>&1
+	wait_for 60 nspawn_gone
+	check "the container powers off within 60 s$1" nspawn_gone
+	wait "$nspawn_pid" 2>/dev/null
+	nspawn_rc=$?
+	assert_eq "systemd-nspawn exits 0 after the poweroff$1" 0 "$nspawn_rc"
+	[ "$nspawn_rc" = 0 ] || tail -n 30 "$work/console.log" | sed 's/^/# console: /' >&2
+	nspawn_pid=
+}
+
+boot_container "" || done_testing
 
 # -------------------------------------------------- the running agent ---
 
@@ -350,11 +370,18 @@ sed 's/^/# check-config: /' "$work/check.err" >&2
 assert_eq "port53guard check-config exits 1 on the broken drop-in" 1 "$check_rc"
 check "check-config names file and line" grep -qF /etc/port53guard/conf.d/99-broken.conf:2 "$work/check.err"
 
-# A restart with the broken drop-in fails at ExecStartPre; the rule stays.
-check_fails "systemctl restart fails while the drop-in is broken" in_ct systemctl restart port53guard
-check "the rule survives the failed restart (keep_on_stop)" drop_rule_present
+# A restart with the broken drop-in: nothing stands between the start and
+# the rule; the agent runs on the last known good rules and says so.
+cursor=$(journal_cursor)
+check "systemctl restart succeeds while the drop-in is broken" in_ct systemctl restart port53guard
+wait_for 10 service_active
+check "the agent is active with the broken drop-in" service_active
+check "the rule is in place" drop_rule_present
+wait_for 10 journal_has rules_fallback "$cursor"
+check "rules_fallback in the journal says which rules are in force" journal_has rules_fallback "$cursor"
+in_ct port53guard -c /dev/null status >/dev/null 2>&1
+assert_eq "status is not OK on a fallback (exit 3)" 3 "$?"
 rm -f "$work/root/etc/port53guard/conf.d/99-broken.conf"
-in_ct systemctl reset-failed port53guard 2>/dev/null
 check "systemctl restart works once the drop-in is fixed" in_ct systemctl restart port53guard
 wait_for 10 service_active
 check "the agent is active again" service_active
@@ -404,13 +431,32 @@ check "the rule is back" drop_rule_present
 
 # ------------------------------------------------------------ poweroff ---
 
-in_ct systemctl poweroff >/dev/null 2>&1
-wait_for 60 nspawn_gone
-check "the container powers off within 60 s" nspawn_gone
-wait "$nspawn_pid" 2>/dev/null
-nspawn_rc=$?
-assert_eq "systemd-nspawn exits 0 after the poweroff" 0 "$nspawn_rc"
-[ "$nspawn_rc" = 0 ] || tail -n 30 "$work/console.log" | sed 's/^/# console: /' >&2
-nspawn_pid=
+poweroff_container ""
+
+# ------------------------------------- boot with a broken drop-in ---
+
+# The next boot finds a broken drop-in (and no table: a new network
+# namespace). The rule must be in place all the same, and the journal must
+# say why the configured rules are not the ones in force.
+printf '[rules]\nallow = 10.0.0.0/33\n' >"$work/root/etc/port53guard/conf.d/99-broken.conf"
+if boot_container " with a broken drop-in"; then
+	wait_for 20 service_active
+	check "broken drop-in at boot: port53guard is active" service_active
+	wait_for 10 drop_rule_present
+	check "broken drop-in at boot: the UDP:53 drop rule is in place" drop_rule_present
+	in_ct nft list table inet port53guard 2>&1 | sed 's/^/# nft: /' >&2
+	wait_for 10 journal_has config_invalid
+	check "broken drop-in at boot: config_invalid in the journal" journal_has config_invalid
+	check "broken drop-in at boot: rules_fallback in the journal" journal_has rules_fallback
+	in_ct journalctl -q --no-pager -b -u port53guard PORT53GUARD_EVENT=rules_fallback -o cat 2>&1 |
+		sed 's/^/# journal: /' >&2
+	check "broken drop-in at boot: the last known good from before the reboot is in force" bash -c \
+		"$(declare -f in_ct); leader=$leader; in_ct journalctl -q --no-pager -b -u port53guard PORT53GUARD_EVENT=rules_fallback -o json | grep -qF '\"PORT53GUARD_RULES\":\"last_known_good\"'"
+	in_ct port53guard -c /dev/null status >"$work/status2.out" 2>&1
+	assert_eq "broken drop-in at boot: status is not OK (exit 3)" 3 "$?"
+	sed 's/^/# status: /' "$work/status2.out" >&2
+	[ "$P53_FAILED" = 0 ] || dump_service
+	poweroff_container " (second boot)"
+fi
 
 done_testing
