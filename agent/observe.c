@@ -183,11 +183,16 @@ static void close_capture(struct daemon *d)
 
 /* On the per-packet path: the allowlist as the ruleset merged it, searched
  * in O(log n) rather than walking every configured CIDR. */
+static bool allowlisted_addr(const struct daemon *d, int family, const uint8_t *addr)
+{
+	enum ruleset_set_id id = family == AF_INET ? RULESET_SET_ALLOW4 : RULESET_SET_ALLOW6;
+
+	return d->ruleset && ruleset_set_contains(&d->ruleset->sets[id], addr);
+}
+
 static bool allowlisted(const struct daemon *d, const struct dns_packet *p)
 {
-	enum ruleset_set_id id = p->family == AF_INET ? RULESET_SET_ALLOW4 : RULESET_SET_ALLOW6;
-
-	return d->ruleset && ruleset_set_contains(&d->ruleset->sets[id], p->src);
+	return allowlisted_addr(d, p->family, p->src);
 }
 
 static void packet_source_text(const struct dns_packet *p, char *buf, size_t len)
@@ -215,41 +220,37 @@ static void on_query(struct daemon *d, const struct dns_packet *p)
 	enforce_start(d, "inbound query from a source that is not allowlisted", trigger);
 }
 
-static void log_recursion(struct daemon *d, const struct traffic_recursion *r)
+static void log_recursion(const struct daemon *d, const struct traffic_recursion *r)
 {
-	d->recursion_offered_last = time(NULL);
+	bool allowed = allowlisted_addr(d, r->family, r->querier);
+
 	log_warning("recursion_offered", LOG_STR("querier", r->querier_text), LOG_UINT("querier_port", r->querier_port),
 		    LOG_STR("server", r->server_text), LOG_STR("qname", r->qname),
-		    LOG_STR("qtype", dns_type_to_string(r->qtype)),
-		    LOG_STR("meaning", "this host answers recursive queries for others"));
+		    LOG_STR("qtype", dns_type_to_string(r->qtype)), LOG_BOOL("allowlisted", allowed),
+		    LOG_STR("meaning", allowed ? "this host answers recursive queries for an allowlisted client"
+			    : "this host answers recursive queries for others"));
 }
 
-/* The kernel rule's definition of "ours": its set "internal" is what
- * [rules] internal_interfaces selects from the interface table, so the same
- * selection decides here. A listed name costs a walk of the table, on
- * port-53 packets only. */
+/* The recursion_offered finding: a recursive answer (RA=1, not REFUSED)
+ * from this host to a client the operator did not allowlist; an allowlisted
+ * one is let in on purpose, as a cloud policy's VPC accept is. Only for
+ * responses, and with the packet's own time: no clock read per packet. */
+static void note_recursion(struct daemon *d, const struct dns_packet *p, const struct timespec *ts)
+{
+	if (!p->hdr.qr || !p->hdr.ra || p->hdr.opcode != 0 || p->hdr.rcode == DNS_RCODE_REFUSED)
+		return;
+	if (!allowlisted_addr(d, p->family, p->dst))
+		d->recursion_offered_last = ts->tv_sec;
+}
+
+/* The kernel rule's definition of "ours": links_internal() answers as
+ * [rules] internal_interfaces selects (enforce.c configures it), the same
+ * selection that fills the set "internal", in O(1) per packet. */
 static bool host_internal(const void *ctx, uint32_t ifindex)
 {
 	const struct daemon *d = ctx;
-	const struct listeners_iftable *t;
 
-	switch (d->config->internal_mode) {
-	case CONFIG_INTERNAL_AUTO:
-		return links_internal(d->links, ifindex);
-	case CONFIG_INTERNAL_LIST:
-		t = links_table(d->links);
-		for (size_t i = 0; t && i < t->n_ifaces; i++) {
-			if (t->ifaces[i].ifindex != ifindex)
-				continue;
-			for (size_t k = 0; k < d->config->n_internal_interfaces; k++)
-				if (links_name_matches(d->config->internal_interfaces[k], t->ifaces[i].name))
-					return true;
-			return false;
-		}
-		return false;
-	default:
-		return false;
-	}
+	return links_internal(d->links, ifindex);
 }
 
 static bool host_local_addr(const void *ctx, int family, const uint8_t *addr)
@@ -283,6 +284,7 @@ static void on_packet(const struct capture_packet *pkt, void *userdata)
 		d->queries_seen++;
 		on_query(d, &p);
 	}
+	note_recursion(d, &p, &pkt->ts);
 	if ((notes & TRAFFIC_NOTE_RECURSION_OFFERED) && traffic_recursion(d->traffic))
 		log_recursion(d, traffic_recursion(d->traffic));
 }

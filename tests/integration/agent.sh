@@ -26,9 +26,11 @@ agent_conf() {
 		printf '[agent]\nsummary_interval = 2s\n'
 		printf '[output]\nstatus_file = %s/status.json\nmetrics_file = %s/metrics/port53guard.prom\n' "$dir" "$dir"
 		printf '[listeners]\nrescan_interval = 1s\nnamespaces = no\n'
-		# The harness's veths stand for NICs here: nothing is host-internal.
-		printf '[rules]\ninternal_interfaces = none\n'
+		# The harness's veths stand for NICs here: nothing is host-internal,
+		# unless the test says otherwise (a key may be set once per file).
 		local l
+		for l in "$@"; do [[ $l == internal_interfaces* ]] && break; done
+		[[ ${l:-} == internal_interfaces* ]] || printf '[rules]\ninternal_interfaces = none\n'
 		for l in "$@"; do printf '%s\n' "$l"; done
 	} >"$dir/port53guard.conf"
 	echo "$dir/port53guard.conf"
