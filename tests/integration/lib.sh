@@ -242,6 +242,24 @@ ns_link() {
 	fi
 }
 
+# ns_uplink NS1 IDX: makes NS1's side of ns_link IDX an outside link. A veth
+# is host-internal by kind (a container's or VM's cable), so the rules accept
+# DNS arriving on it; a macvlan over it is on the wire like a NIC. NS1's
+# addresses move to the macvlan, and arp_ignore=1 keeps the veth from
+# answering ARP for them (IPv6 neighbour discovery is per interface anyway).
+ns_uplink() {
+	local ns=$1 idx=$2 lower up
+	lower=$(link_if "$idx" a)
+	up="${P53_ID}u$idx"
+	up=${up:0:15}
+	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 >/dev/null || return 1
+	ip -n "$ns" link add link "$lower" name "$up" type macvlan mode bridge || return 1
+	ip -n "$ns" addr flush dev "$lower" scope global || return 1
+	ip -n "$ns" addr add "10.53.$idx.1/24" dev "$up" || return 1
+	ip -n "$ns" addr add "fd53:$idx::1/64" dev "$up" nodad || return 1
+	ip -n "$ns" link set "$up" up || return 1
+}
+
 # spawn NS LOGFILE CMD...: runs CMD in NS in the background with its output
 # in LOGFILE, registered for cleanup; echoes the pid.
 spawn() {

@@ -138,10 +138,19 @@ expect_error "a quote in an interface name" "[capture]\ninterfaces = eth0 'eth1'
 expect_error "a comment glued to an item" '[rules]\nexempt_interfaces = docker0,# not eth0\n' 2 \
 	"exempt_interfaces" '"#" looks like a comment'
 
-# run refuses it as check-config does, naming the same line.
+# run refuses it as check-config does, naming the same line, and fails
+# closed: it keeps running on the built-in refuse (so timeout stops it).
 printf '[agent]\nmode = monitor\n[rules]\nallow = 0.0.0.0/1, 128.0.0.0/1\n[output]\nstatus_file = %s/everything.json\n' "$d" >"$d/everything.conf"
-run -c "$d/everything.conf" run
-assert_eq "run: allow covering everything: exit 1" 1 "$rc"
+if [ -n "$sandbox" ]; then
+	rc=0
+	ip netns exec "$sandbox" timeout 3 "$P" -c "$d/everything.conf" run >"$P53_TMP/out" 2>"$P53_TMP/err" </dev/null || rc=$?
+	err=$(<"$P53_TMP/err")
+	assert_eq "run: allow covering everything: the agent keeps running (stopped by timeout)" 124 "$rc"
+	check "run: the built-in refuse is in force instead" grep -q "error event=rules_fallback rules=builtin" <<<"$err"
+else
+	run -c "$d/everything.conf" run
+	assert_eq "run: allow covering everything, no CAP_NET_ADMIN: exit 1" 1 "$rc"
+fi
 check "run: names the line and suggests monitor" \
 	grep -q "config_invalid.*$d/everything.conf.*line=4.*mode = monitor" <<<"$err"
 

@@ -28,6 +28,13 @@ cli=$(ns_add cli)
 alw=$(ns_add alw)
 ns_link "$srv" "$cli" 1
 ns_link "$srv" "$alw" 2
+# The internet client comes from outside also for the built-in refuse,
+# whose internal_interfaces is the default (auto): its link is a macvlan,
+# not a veth. The allowlisted client's veth stays host-internal there, so
+# its listener addresses are never public. The client reaches that link's
+# address through the host, over its uplink.
+ns_uplink "$srv" 1
+ip -n "$cli" route add 10.53.2.0/24 via 10.53.1.1
 dir=$P53_TMP/fc
 mkdir -p "$dir"
 dpid=$(start_dnsmasq "$srv")
@@ -64,7 +71,9 @@ within() {
 }
 
 # ============ a broken drop-in at start, nothing saved: the built-in refuse ===
-conf=$(agent_conf "$dir/b" '[rules]' 'allow = 10.53.2.0/24')
+# dnsmasq also answers TCP on every address: refuse TCP:53 too, or the
+# verdict says tcp53_public and status cannot be 0 once the fallback ends.
+conf=$(agent_conf "$dir/b" '[rules]' 'allow = 10.53.2.0/24' 'protocols = udp,tcp')
 mkdir -p "$dir/b/conf.d"
 printf '[rules]\nallow = 10.53.2.0/24 not-a-cidr\n' >"$dir/b/conf.d/50-broken.conf"
 check "nothing saved yet" test -z "$(ls -A "$PORT53GUARD_STATE_DIR")"
@@ -78,7 +87,7 @@ check "broken drop-in: rules_fallback is an error" grep -q ' error event=rules_f
 check "broken drop-in: the agent keeps running" kill -0 "$pid"
 check "broken drop-in: the internet client is refused" dig_times_out "$cli" 10.53.1.1 host.test.p53
 check "broken drop-in: the built-in refuse allows nobody (the broken allowlist is not used)" \
-	dig_times_out "$alw" 10.53.2.1 host.test.p53
+	bash -c "! ip netns exec $srv nft list set inet port53guard allow4 | grep -q elements"
 check "broken drop-in: loopback is still answered" dig_query "$srv" 127.0.0.1 host.test.p53
 fstatus=$PORT53GUARD_RUN_DIR/status.json
 check "broken drop-in: the status file is written (default place, in the run directory)" wait_for 3 test -s "$fstatus"
@@ -194,21 +203,22 @@ check "FIFO at reload: the deleted table is repaired (the loop runs)" wait_for 6
 check "FIFO at reload: the agent answers SIGTERM" agent_stop "$pid"
 
 # ============ auto mode remembers its trigger ================================
-# dnsmasq on the interface addresses only: no public listener to trigger.
+# dnsmasq on loopback and the veth's address only: no public listener to
+# trigger. The internet client asks it there, through its uplink.
 kill "$dpid"
 wait_for 5 bash -c "! ip netns exec $srv ss -lnu | grep -q ':53 '"
-start_dnsmasq "$srv" --bind-interfaces --listen-address=127.0.0.1,10.53.1.1,10.53.2.1 >/dev/null
+start_dnsmasq "$srv" --bind-interfaces --listen-address=127.0.0.1,10.53.2.1 >/dev/null
 ip netns exec "$srv" "$PORT53GUARD" -c "$conf" remove >/dev/null
 aconf=$(agent_conf "$dir/auto" '[agent]' 'mode = auto' '[rules]' 'allow = 10.53.2.0/24')
 pid=$(agent_start "$srv" "$aconf" "$dir/a1.log")
 check "auto: no table before a trigger" no_table
 check "auto: no table means nothing to remove" started_without "$dir/a1.log" rules_removed
-dig_query "$cli" 10.53.1.1 host.test.p53 >/dev/null
+dig_query "$cli" 10.53.2.1 host.test.p53 >/dev/null
 check "auto: the outside query triggers enforcement" wait_for 3 log_has "$dir/a1.log" enforcement_started
 check "auto: the trigger is saved" test -s "$PORT53GUARD_STATE_DIR"/auto-netns-*.json
 agent_stop "$pid" KILL
 pid=$(agent_start "$srv" "$aconf" "$dir/a2.log")
-check "auto, restarted: the outside query is refused right after the restart" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "auto, restarted: the outside query is refused right after the restart" dig_times_out "$cli" 10.53.2.1 host.test.p53
 check "auto, restarted: enforcement_remembered names the trigger" log_has "$dir/a2.log" enforcement_remembered 'trigger="query from 10.53.1.2"'
 check "auto, restarted: no rules_removed" started_without "$dir/a2.log" rules_removed
 check "auto, restarted: rules applied at start" log_has "$dir/a2.log" rules_applied 'reason=start'
@@ -219,7 +229,7 @@ check "remove lifts the rule" ip netns exec "$srv" "$PORT53GUARD" -c "$aconf" re
 check "remove also forgets the trigger" bash -c "! ls '$PORT53GUARD_STATE_DIR'/auto-* 2>/dev/null"
 pid=$(agent_start "$srv" "$aconf" "$dir/a3.log")
 check "auto after remove: waits again (no table)" no_table
-check "auto after remove: the internet client is answered" dig_query "$cli" 10.53.1.1 host.test.p53
+check "auto after remove: the internet client is answered" dig_query "$cli" 10.53.2.1 host.test.p53
 check "auto after remove: which triggers again" wait_for 3 log_has "$dir/a3.log" enforcement_started
 agent_stop "$pid"
 # An explicit change of mode forgets it too.
@@ -238,7 +248,7 @@ check "auto with a table already in the kernel: it stays" has_table
 check "auto with a table already in the kernel: no rules_removed" started_without "$dir/a6.log" rules_removed
 check "auto with a table already in the kernel: enforcement_remembered says so" \
 	log_has "$dir/a6.log" enforcement_remembered 'in the kernel at start'
-check "auto with a table already in the kernel: the internet client is refused" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "auto with a table already in the kernel: the internet client is refused" dig_times_out "$cli" 10.53.2.1 host.test.p53
 agent_stop "$pid"
 ip netns exec "$srv" "$PORT53GUARD" -c "$aconf" remove >/dev/null
 
@@ -309,7 +319,7 @@ assert_eq "refused first apply: retried, but logged once" 1 "$(log_count "$dir/r
 ip netns exec "$srv" nft delete table inet filler
 check "hook freed: the rules appear without a restart" wait_for 20 has_table
 check "hook freed: rules_restored logged" log_has "$dir/r1.log" rules_restored
-check "hook freed: the internet client is refused" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "hook freed: the internet client is refused" dig_times_out "$cli" 10.53.2.1 host.test.p53
 assert_eq "hook freed: status exits 0" 0 "$(status_code "$srv" "$rconf")"
 agent_stop "$pid"
 

@@ -362,7 +362,7 @@ provider_checks() {
 alibaba_policy "$dir/alibaba.json"
 provider_checks alibaba \
 	"# policy_file: 1 security group, 8 ingress entries: 5 rules for port 53, 1 out of scope, 2 skipped" \
-	'udp dport 53 ip saddr 0.0.0.0/0 counter drop comment "cloud policy group 1 Priority 10: 同优先级拒绝优先"' \
+	'meta l4proto udp ip saddr 0.0.0.0/0 counter drop comment "cloud policy group 1 Priority 10: 同优先级拒绝优先"' \
 	"# out of scope: Alibaba Cloud group 1 (sg-bp1dnsvpc0000000001), permission 6 (Priority 1, rule sgr-a6): TCP:22/22 from 0.0.0.0/0 ACCEPT (SSH)"
 order=$(grep -oE 'comment "cloud policy group 1 Priority [0-9]+: [^"]*' "$dir/alibaba.nft" | sed 's/comment "cloud policy group 1 //' | tr '\n' '|')
 assert_eq "alibaba: Priority order, Drop before Accept at Priority 10" \
@@ -389,7 +389,7 @@ check_fails "alibaba: no UDP finding for it" grep -q "DNS is answered for everyb
 huawei_policy "$dir/huawei.json"
 provider_checks huawei \
 	"# policy_file: 1 security group, 8 ingress entries: 6 rules for port 53, 1 out of scope, 1 skipped" \
-	'udp dport 53 ip saddr 0.0.0.0/0 counter drop comment "cloud policy group 1 priority 10: 同优先级拒绝优先"' \
+	'meta l4proto udp ip saddr 0.0.0.0/0 counter drop comment "cloud policy group 1 priority 10: 同优先级拒绝优先"' \
 	"# out of scope: Huawei Cloud group 1 (0a4e1bc8-5a1b-4e8b-9b38-0f2b8e8c3c5f), rule 8 (priority 1, id 9f0e1d2c-0000-4000-8000-000000000008): TCP:22 from 0.0.0.0/0 ACCEPT (SSH)"
 order=$(grep -oE 'comment "cloud policy group 1 priority [0-9]+: [^"]*' "$dir/huawei.nft" | sed 's/comment "cloud policy group 1 //' | tr '\n' '|')
 assert_eq "huawei: priority order, deny before allow at priority 10" \
@@ -399,7 +399,7 @@ assert_eq "huawei: priority order, deny before allow at priority 10" \
 aws_policy "$dir/aws.json"
 provider_checks aws \
 	"# policy_file: 2 security groups, 5 ingress entries: 3 rules for port 53, 1 out of scope, 1 skipped" \
-	'udp dport 53 ip saddr 10.53.2.0/24 counter accept comment "cloud policy group 1 permission 1: VPC 内网"' \
+	'meta l4proto udp ip saddr 10.53.2.0/24 counter accept comment "cloud policy group 1 permission 1: VPC 内网"' \
 	"# out of scope: AWS group 1 (sg-0a1b2c3d4e5f60718), permission 2, IpRanges 1: TCP:22 from 0.0.0.0/0 ACCEPT (SSH)"
 
 # Errors name the provider, the group, the rule and the field.
@@ -461,8 +461,8 @@ applied=$(log_count "$log" rules_applied)
 # Configuration management: a new file beside it, renamed over it.
 aws_policy "$dir/watch/policy.json" '{"CidrIp": "10.53.1.0/24", "Description": "合作伙伴"}'
 check "watch: policy_changed logged for the rename" wait_for 5 log_has "$log" policy_changed "change=replaced"
-check "watch: policy_loaded for the new provider" wait_for 5 log_has "$log" policy_loaded \
-	"format=aws version=\"\" hash=\"\" groups=2 entries=5 rules=4 out_of_scope=1 skipped=1"
+check "watch: policy_loaded for the new provider, with the file's SHA-256" wait_for 5 log_has "$log" policy_loaded \
+	"format=aws version=\"\" hash=$(sha256sum <"$dir/watch/policy.json" | cut -d' ' -f1) groups=2 entries=5 rules=4 out_of_scope=1 skipped=1"
 check "watch: the new rules are applied" wait_for 5 bash -c \
 	"[ \$(grep -c ' event=rules_applied ' '$log') -gt $applied ]"
 check "watch: the internet client is answered now" wait_for 5 inet_answered
