@@ -261,9 +261,9 @@ static void drain(struct scanhelper *h)
 		n = recv(h->fd, h->buf, SCANMSG_MAX, MSG_DONTWAIT | MSG_TRUNC);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (n < 0 && errno != ECONNRESET)
 			break;
-		if (n == 0) {
+		if (n <= 0) {
 			helper_gone(h);
 			break;
 		}
@@ -316,12 +316,12 @@ static int receive(struct scanhelper *h, struct scanmsg_reader *r, int timeout_m
 		if (e <= 0)
 			continue;
 		n = recv(h->fd, h->buf, SCANMSG_MAX, MSG_DONTWAIT | MSG_TRUNC);
-		if (n < 0) {
+		if (n < 0 && errno != ECONNRESET) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			return -errno;
 		}
-		if (n == 0) {
+		if (n <= 0) {
 			helper_gone(h);
 			return -ENOTCONN;
 		}
