@@ -375,13 +375,27 @@ const char *scanhelper_strerror(int error)
 	}
 }
 
+/* Closing the socket ends both helper processes (the scan process reads the
+ * end, and the supervisor follows it), so they exit and memory checkers get
+ * their say; a helper that does not go within STOP_GRACE_MS is killed. */
+#define STOP_GRACE_MS 3000
+
 void scanhelper_stop(struct scanhelper *h)
 {
+	uint64_t deadline = mono_ms() + STOP_GRACE_MS;
+	pid_t r = 0;
+
 	if (!h)
 		return;
 	if (h->fd >= 0)
 		close(h->fd);
-	if (h->pid > 0) {
+	while (h->pid > 0 && mono_ms() < deadline) {
+		r = waitpid(h->pid, NULL, WNOHANG);
+		if (r != 0 && !(r < 0 && errno == EINTR))
+			break;
+		sleep_ms(20);
+	}
+	if (h->pid > 0 && r == 0) {
 		(void)kill(h->pid, SIGKILL);
 		while (waitpid(h->pid, NULL, 0) < 0 && errno == EINTR)
 			;

@@ -49,7 +49,8 @@ int scanhelper_scan(struct scanhelper *h, const struct listeners_opts *o, int ti
 /* A readable reason for a scanhelper_scan() error. */
 const char *scanhelper_strerror(int error);
 
-/* Kills and reaps the helper; NULL is fine. */
+/* Ends the helper (closes the socket; kills what is left after 3 s) and
+ * reaps it; NULL is fine. */
 void scanhelper_stop(struct scanhelper *h);
 
 /* The supervisor's pid, 0 when it is gone. */

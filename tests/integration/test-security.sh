@@ -198,12 +198,14 @@ holds_packet_socket() {
 	return 1
 }
 # listeners_of JSON NS...: the listeners of these namespaces, one canonical
-# line each (every field), sorted.
+# line each (every field but the two the scan command adds), sorted.
 listeners_of() {
 	python3 - "$@" <<-'PY'
 	import json, sys
 	doc = json.load(open(sys.argv[1]))
 	keep = set(sys.argv[2:])
+	for l in doc["listeners"]:
+	    l.pop("exposure_text", None), l.pop("refused_by_rules", None)
 	rows = [json.dumps(l, sort_keys=True) for l in doc["listeners"] if l["netns"]["name"] in keep]
 	print("\n".join(sorted(rows)))
 	PY
