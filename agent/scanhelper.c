@@ -68,6 +68,14 @@ static void send_error(int fd, uint32_t seq, int error)
 		(void)send_msg(buf, (size_t)n, &fd);
 }
 
+/* Ends the scan process; what it allocated goes first, so memory checkers
+ * that follow the fork see nothing lost. */
+static _Noreturn void scan_exit(uint8_t *req, int status)
+{
+	free(req);
+	_exit(status);
+}
+
 /* The scan process: one request, one answer, until the agent goes away.
  * A namespace walk that could not go back home ends the process: the
  * supervisor starts a fresh one in the right namespace. */
@@ -86,11 +94,11 @@ static _Noreturn void scan_process(int fd, uint64_t home)
 	for (;;) {
 		n = recv(fd, req, SCANMSG_MAX, MSG_TRUNC);
 		if (n == 0)
-			_exit(EXIT_SUCCESS);
+			scan_exit(req, EXIT_SUCCESS);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			_exit(EXIT_FAILURE);
+			scan_exit(req, EXIT_FAILURE);
 		}
 		r = n > SCANMSG_MAX ? -EMSGSIZE : scanmsg_get_request(req, (size_t)n, &seq, &o);
 		if (r < 0) {
@@ -103,12 +111,12 @@ static _Noreturn void scan_process(int fd, uint64_t home)
 			r = scanmsg_send_set(s, seq, send_msg, &fd);
 			listener_set_free(s);
 			if (r < 0 && r != -E2BIG && r != -ENOMEM)
-				_exit(EXIT_FAILURE);
+				scan_exit(req, EXIT_FAILURE);
 		}
 		if (r < 0)
 			send_error(fd, seq, r);
 		if (r == -ENOTRECOVERABLE || netns_self_inode(&now_ns) < 0 || now_ns != home)
-			_exit(EXIT_FAILURE);
+			scan_exit(req, EXIT_FAILURE);
 	}
 }
 
@@ -220,7 +228,10 @@ int scanhelper_start(struct scanhelper **ret)
 		return r;
 	}
 	if (h->pid == 0) {
+		/* The agent's side of things is not the helper's to keep. */
 		close(sv[0]);
+		free(h->buf);
+		free(h);
 		helper_main(sv[1], agent);
 	}
 	close(sv[1]);
