@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "policywatch.h"
 #include "privs.h"
+#include "scanhelper.h"
 
 /* The loop wakes at least this often: timers, watchdog and drift repair
  * deadlines are checked at this granularity. */
@@ -226,6 +227,11 @@ static int start(struct daemon *d)
 {
 	int r;
 
+	/* First, while privileged and before any other socket is open. */
+	r = scanhelper_start(&d->scanhelper);
+	if (r < 0)
+		log_error("listener_scan_failed", LOG_STR("error", "cannot start the scan helper"),
+			  LOG_STR("reason", strerror(-r)), LOG_STR("effect", "no listener scans; enforcement goes on"));
 	r = setup_loop(d);
 	if (r < 0) {
 		log_error("agent_failed", LOG_STR("step", "event loop"), LOG_STR("error", strerror(-r)));
@@ -244,7 +250,7 @@ static int start(struct daemon *d)
 		return r;
 	policywatch_setup(d);
 	observe_initial(d);
-	privs_drop_unneeded(d->config->namespaces);
+	privs_drop_unneeded();
 	return 0;
 }
 
@@ -258,6 +264,8 @@ static void shutdown_agent(struct daemon *d)
 	report_write_now(d);
 	observe_close(d);
 	enforce_close(d);
+	scanhelper_stop(d->scanhelper);
+	d->scanhelper = NULL;
 }
 
 /* Fail closed: an unusable configuration does not stop the agent; the

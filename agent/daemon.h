@@ -17,6 +17,7 @@ struct capture;
 struct traffic;
 struct links;
 struct policywatch;
+struct scanhelper;
 
 #define DAEMON_TABLE "port53guard"
 #define DAEMON_MAX_CAPTURE_FDS 64
@@ -65,6 +66,7 @@ struct daemon {
 
 	/* observe: listeners and capture */
 	struct listener_set *listeners;
+	struct scanhelper *scanhelper;          /* daemon starts and stops it; observe asks it to scan */
 	uint64_t next_rescan_ms;
 	unsigned listeners_public, listeners_local, listeners_bridge, listeners_namespaced;
 	struct capture *capture;

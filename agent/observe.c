@@ -13,6 +13,7 @@
 #include "links.h"
 #include "listeners.h"
 #include "report.h"
+#include "scanhelper.h"
 #include "ruleset.h"
 #include "traffic.h"
 
@@ -21,6 +22,9 @@
 #define CAPTURE_BLOCKS_PER_WAKEUP 8
 /* dns_queries lines per summary: the rest is one line with suppressed=N. */
 #define SOURCES_PER_SUMMARY 10
+/* The scan runs in the helper; the loop waits this long at most, well
+ * inside the watchdog period. */
+#define SCAN_TIMEOUT_MS 10000
 
 /* ---- capture ---- */
 
@@ -409,9 +413,9 @@ static void rescan(struct daemon *d)
 	o.namespaces = d->config->namespaces;
 	d->next_rescan_ms = d->now_ms + d->config->rescan_interval * 1000ull;
 	retry_capture(d);
-	r = listeners_scan(&o, &s);
+	r = scanhelper_scan(d->scanhelper, &o, SCAN_TIMEOUT_MS, &s);
 	if (r < 0) {
-		log_warning("listener_scan_failed", LOG_STR("error", strerror(-r)));
+		log_warning("listener_scan_failed", LOG_STR("error", scanhelper_strerror(r)));
 		return;
 	}
 	if (s->owners_denied && !(d->listeners && d->listeners->owners_denied))

@@ -233,8 +233,20 @@ static int netns_open_checked(const struct netns_entry *e)
 	return fd;
 }
 
+/* Back to the namespace held open by orig, and proof that the thread is
+ * there: the inode it has now is the one it had before. */
+static int netns_return(int orig, uint64_t home)
+{
+	uint64_t now;
+
+	if (setns(orig, CLONE_NEWNET) < 0 || netns_self_inode(&now) < 0 || now != home)
+		return -ENOTRECOVERABLE;
+	return 0;
+}
+
 int netns_run_in(const struct netns_entry *e, netns_fn fn, void *userdata)
 {
+	struct stat st;
 	int orig, target, r;
 
 	if (e->self)
@@ -242,6 +254,11 @@ int netns_run_in(const struct netns_entry *e, netns_fn fn, void *userdata)
 	orig = open(NETNS_SELF_PATH, O_RDONLY | O_CLOEXEC);
 	if (orig < 0)
 		return -errno;
+	if (fstat(orig, &st) < 0) {
+		r = -errno;
+		close(orig);
+		return r;
+	}
 	target = netns_open_checked(e);
 	if (target < 0) {
 		close(orig);
@@ -251,7 +268,7 @@ int netns_run_in(const struct netns_entry *e, netns_fn fn, void *userdata)
 		r = -errno;
 	} else {
 		r = fn(e, userdata);
-		if (setns(orig, CLONE_NEWNET) < 0)
+		if (netns_return(orig, (uint64_t)st.st_ino) < 0)
 			r = -ENOTRECOVERABLE;
 	}
 	close(target);

@@ -50,10 +50,14 @@ typedef int (*netns_fn)(const struct netns_entry *e, void *userdata);
 /*
  * Runs fn inside e and returns its result. The thread always goes back to
  * the namespace it was in, whatever fn returns: the original is held open
- * by fd for the whole call. Errors before fn runs: -ESTALE when the path now
- * leads to another namespace (its process exited and the pid was reused),
- * -errno from open() or setns() (EPERM without CAP_SYS_ADMIN). When going
- * back fails the thread is stranded and -ENOTRECOVERABLE is returned; the
- * caller must stop using the thread for namespace-sensitive work.
+ * by fd for the whole call, and the return is checked (the thread's
+ * namespace inode after going back is the one it had before). Errors before
+ * fn runs: -ESTALE when the path now leads to another namespace (its process
+ * exited and the pid was reused), -errno from open() or setns() (EPERM
+ * without CAP_SYS_ADMIN). When going back fails or cannot be proven the
+ * thread is stranded and -ENOTRECOVERABLE is returned: the caller must not
+ * go on with namespace-sensitive work in this process. The scan helper
+ * exits then (agent/scanhelper.c), and its supervisor starts a new one in
+ * the right namespace; the one-shot scan command fails.
  */
 int netns_run_in(const struct netns_entry *e, netns_fn fn, void *userdata);

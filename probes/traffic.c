@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #define PENDING_WAYS 8
 #define HLL_BITS 12
@@ -26,16 +29,6 @@ static uint64_t mix64(uint64_t x)
 	x ^= x >> 27;
 	x *= 0x94d049bb133111ebULL;
 	return x ^ (x >> 31);
-}
-
-/* Odd constants for multiply-xor hashing (from xxHash and splitmix64). */
-#define K1 0x9e3779b97f4a7c15ULL
-#define K2 0xc2b2ae3d27d4eb4fULL
-#define K3 0x165667b19e3779f9ULL
-
-static uint64_t rotl(uint64_t x, unsigned r)
-{
-	return x << r | x >> (64 - r);
 }
 
 static uint64_t word(const uint8_t *p)
@@ -512,12 +505,14 @@ static void addr_set(struct traffic_addr *a, uint8_t family, const uint8_t *byte
 		a->addr[full] = bytes[full] & (uint8_t)(0xff00u >> rest);
 }
 
-static uint64_t addr_key_make(struct addr_key *k, uint8_t family, const uint8_t *bytes, const uint64_t *mask)
+/* Keyed: senders choose their source addresses, not where they land. */
+static uint64_t addr_key_make(const struct siphash_key *key, struct addr_key *k, uint8_t family,
+			      const uint8_t *bytes, const uint64_t *mask)
 {
 	k->w[0] = word(bytes) & mask[0];
 	k->w[1] = word(bytes + 8) & mask[1];
 	k->family = family;
-	return mix64(k->w[0] * K1 ^ rotl(k->w[1] * K2, 31) ^ k->family);
+	return siphash24(key, k, sizeof(*k));
 }
 
 static void addr_key_to_addr(const struct addr_key *k, uint8_t prefix, struct traffic_addr *a)
@@ -560,6 +555,24 @@ static void ip_to_text(uint8_t family, const uint8_t *bytes, char *text)
 	traffic_addr_to_text(&a, text);
 }
 
+/* A fresh secret per start. Early in boot the pool may not be ready yet:
+ * never block the start for it; a key from the clock and pid is still
+ * unknown to a sender outside. */
+static void traffic_random_key(struct siphash_key *key)
+{
+	uint8_t b[SIPHASH_KEY_SIZE];
+	struct timespec ts;
+
+	if (getrandom(b, sizeof(b), GRND_NONBLOCK) == (ssize_t)sizeof(b)) {
+		siphash_key_from_bytes(key, b);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	key->k0 = mix64((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32 ^ (uint64_t)getpid());
+	clock_gettime(CLOCK_REALTIME, &ts);
+	key->k1 = mix64((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30 ^ (uint64_t)(uintptr_t)key);
+}
+
 void traffic_options_init(struct traffic_options *o)
 {
 	*o = (struct traffic_options){
@@ -572,6 +585,7 @@ void traffic_options_init(struct traffic_options *o)
 		.prefix6 = 56,
 		.responses = true,
 	};
+	traffic_random_key(&o->key);
 }
 
 static size_t traffic_memory_for(const struct traffic_options *o)
@@ -677,18 +691,17 @@ static uint32_t ts_ms(const struct timespec *ts)
 	return (uint32_t)((uint64_t)ts->tv_sec * 1000 + (uint64_t)ts->tv_nsec / 1000000);
 }
 
-/* A query and its response describe the same exchange from both ends. */
-static uint64_t pending_fp(const struct dns_packet *p)
+/* A query and its response describe the same exchange from both ends.
+ * Keyed: every field is the sender's choice. */
+static uint64_t pending_fp(const struct siphash_key *key, const struct dns_packet *p)
 {
 	bool q = !p->hdr.qr;
 	const uint8_t *client = q ? p->src : p->dst, *server = q ? p->dst : p->src;
 	uint64_t ports = (uint64_t)(q ? p->sport : p->dport) | (uint64_t)(q ? p->dport : p->sport) << 16 |
 			 (uint64_t)p->hdr.id << 32 | (uint64_t)p->family << 48 | (uint64_t)p->proto << 56;
-	/* Independent multiplies, then one full mix: short dependency chains. */
-	uint64_t a = word(client) * K1 ^ rotl(word(client + 8) * K2, 31);
-	uint64_t b = word(server) * K2 ^ rotl(word(server + 8) * K3, 29);
+	uint64_t v[5] = { word(client), word(client + 8), word(server), word(server + 8), ports };
 
-	return mix64(a ^ rotl(b, 17) ^ rotl(ports * K3, 43));
+	return siphash24(key, v, sizeof(v));
 }
 
 static struct pending_bucket *pending_bucket(struct traffic *t, uint64_t fp)
@@ -741,7 +754,7 @@ static void pending_add(struct traffic *t, uint64_t fp, uint32_t now)
 /* Returns true when the response answers a query seen within the window. */
 static bool pending_answer(struct traffic *t, const struct dns_packet *p, uint32_t now)
 {
-	uint64_t fp = pending_fp(p);
+	uint64_t fp = pending_fp(&t->o.key, p);
 	struct pending_bucket *b = pending_bucket(t, fp);
 	uint32_t tag = pending_tag(fp);
 	bool late;
@@ -822,7 +835,7 @@ static void count_network(struct traffic *t, const struct dns_packet *p)
 {
 	struct addr_key k;
 
-	hll_add(&t->hll_networks, addr_key_make(&k, p->family, p->src, p->family == AF_INET6 ? t->mask6 : t->mask4));
+	hll_add(&t->hll_networks, addr_key_make(&t->o.key, &k, p->family, p->src, p->family == AF_INET6 ? t->mask6 : t->mask4));
 }
 
 /* ASCII 'A'..'Z' to 'a'..'z' in eight bytes at once; other bytes stay. */
@@ -838,23 +851,24 @@ static uint64_t lower8(uint64_t x)
 /* Names differ only in ASCII case on the wire (resolvers randomise it);
  * length octets are at most 63, below 'A', so folding every byte is safe.
  * Folds into q->name and hashes in one pass over words. */
-static void fold_name(const struct dns_packet *p, struct query_keys *q)
+static void fold_name(const struct siphash_key *key, const struct dns_packet *p, struct query_keys *q)
 {
 	const uint8_t *w = p->qname.wire;
 	size_t n = p->qname.wire_len, k;
-	uint64_t hash = K1 ^ n, v;
+	uint64_t v;
 
 	for (k = 0; n - k >= 8; k += 8) {
 		v = lower8(word(w + k));
 		memcpy(q->name + k, &v, 8);
-		hash = (rotl(hash, 27) ^ v) * K2;
 	}
 	v = 0;
 	memcpy(&v, w + k, n - k);
 	v = lower8(v);
 	memcpy(q->name + k, &v, n - k);
 	q->name_len = n;
-	q->name_hash = mix64((rotl(hash, 27) ^ v) * K2);
+	/* Keyed: the table is keyed by this hash alone, so a chosen collision
+	 * would merge two names' counts. */
+	q->name_hash = siphash24(key, q->name, n);
 }
 
 static void count_qname(struct traffic *t, const struct query_keys *q)
@@ -877,14 +891,14 @@ static void add_query(struct traffic *t, const struct dns_packet *p, uint32_t no
 	static const uint64_t all[2] = { UINT64_MAX, UINT64_MAX };
 	struct query_keys q;
 
-	q.src_hash = addr_key_make(&q.src, p->family, p->src, all);
+	q.src_hash = addr_key_make(&t->o.key, &q.src, p->family, p->src, all);
 	ss_prefetch(&t->sources, q.src_hash);
 	if (p->has_question) {
-		fold_name(p, &q);
+		fold_name(&t->o.key, p, &q);
 		ss_prefetch(&t->qnames, q.name_hash);
 	}
 	if (t->o.responses) {
-		q.fp = pending_fp(p);
+		q.fp = pending_fp(&t->o.key, p);
 		__builtin_prefetch(pending_bucket(t, q.fp), 1);
 	}
 	t->cur.queries++;
@@ -901,11 +915,11 @@ static void add_query(struct traffic *t, const struct dns_packet *p, uint32_t no
 	}
 }
 /* Credits an answer to the querier's row, if it is still tracked. */
-static void credit_answer(struct ss *s, const struct dns_packet *p)
+static void credit_answer(const struct siphash_key *key, struct ss *s, const struct dns_packet *p)
 {
 	static const uint64_t all[2] = { UINT64_MAX, UINT64_MAX };
 	struct addr_key k;
-	uint64_t hash = addr_key_make(&k, p->family, p->dst, all);
+	uint64_t hash = addr_key_make(key, &k, p->family, p->dst, all);
 	int64_t i = ss_find(s, &k, sizeof(k), hash);
 
 	if (i >= 0)
@@ -941,7 +955,7 @@ static unsigned add_response(struct traffic *t, const struct dns_packet *p, cons
 	t->cur.responses++;
 	if (t->o.responses) {
 		if (pending_answer(t, p, now)) {
-			credit_answer(&t->sources, p);
+			credit_answer(&t->o.key, &t->sources, p);
 		} else {
 			t->cur.unmatched_responses++;
 		}
@@ -973,15 +987,16 @@ unsigned traffic_classify(const struct traffic_host *h, const struct dns_packet 
 
 /* Everything that is the same in two copies of one packet, and little that
  * two different packets share: the IP ID (or flow label) and length tell a
- * retransmission from a copy. */
-static uint64_t dup_key(const struct dns_packet *p)
+ * retransmission from a copy. Keyed like every other table here. */
+static uint64_t dup_key(const struct siphash_key *key, const struct dns_packet *p)
 {
-	uint64_t a = word(p->src) * K1 ^ rotl(word(p->src + 8) * K2, 31);
-	uint64_t b = word(p->dst) * K2 ^ rotl(word(p->dst + 8) * K3, 29);
-	uint64_t c = (uint64_t)p->sport | (uint64_t)p->dport << 16 | (uint64_t)p->hdr.id << 32 |
-		     (uint64_t)p->family << 48 | (uint64_t)p->proto << 56;
-	uint64_t e = (uint64_t)p->ip_id | (uint64_t)p->ip_len << 32 | (uint64_t)p->hdr.flags << 48;
-	uint64_t k = mix64(a ^ rotl(b, 17) ^ rotl(c * K3, 43) ^ rotl(e * K1, 7));
+	uint64_t v[6] = {
+		word(p->src), word(p->src + 8), word(p->dst), word(p->dst + 8),
+		(uint64_t)p->sport | (uint64_t)p->dport << 16 | (uint64_t)p->hdr.id << 32 |
+			(uint64_t)p->family << 48 | (uint64_t)p->proto << 56,
+		(uint64_t)p->ip_id | (uint64_t)p->ip_len << 32 | (uint64_t)p->hdr.flags << 48,
+	};
+	uint64_t k = siphash24(key, v, sizeof(v));
 
 	return k ? k : 1;
 }
@@ -995,7 +1010,7 @@ static bool dup_seen(struct traffic *t, const struct dns_packet *p, uint32_t now
 
 	if (ifindex == 0)
 		return false;
-	key = dup_key(p);
+	key = dup_key(&t->o.key, p);
 	s = &t->dup[key & (TRAFFIC_DUP_SLOTS - 1)];
 	age = (int32_t)(now - s->ts);
 	/* Two handles deliver in their own order: the copy may carry the
@@ -1122,7 +1137,7 @@ static size_t fold_networks(struct traffic *t)
 		bool v6 = k->family == AF_INET6;
 		struct addr_key net;
 
-		addr_key_make(&net, (uint8_t)k->family, (const uint8_t *)k->w, v6 ? t->mask6 : t->mask4);
+		addr_key_make(&t->o.key, &net, (uint8_t)k->family, (const uint8_t *)k->w, v6 ? t->mask6 : t->mask4);
 		addr_key_to_addr(&net, v6 ? t->o.prefix6 : t->o.prefix4, &t->nets[i].addr);
 		t->nets[i].queries = e->count;
 		t->nets[i].overcount = e->error;

@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "dns.h"
+#include "siphash.h"
 
 #define TRAFFIC_MEMORY_MAX (8u << 20)
 #define TRAFFIC_ROWS_MAX 1000
@@ -45,6 +46,8 @@ struct traffic_options {
 	uint8_t prefix4;                /* network prefix for IPv4 sources; default 24 */
 	uint8_t prefix6;                /* network prefix for IPv6 sources; default 56 */
 	bool responses;                 /* responses are captured: match them to queries */
+	struct siphash_key key;         /* of the table hashes; random, new for every
+	                                 * traffic_options_init() (getrandom) */
 };
 
 /* Fills the defaults above. */

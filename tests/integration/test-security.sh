@@ -9,10 +9,14 @@
 #     probed without a pause from before the agent starts through enforce,
 #     reload, drift repair, SIGKILL and auto mode after its trigger;
 #   - keep capabilities it does not need: once its sockets are open, the
-#     root agent started outside systemd has only cap_net_admin,
-#     cap_net_raw, cap_sys_ptrace, cap_dac_read_search (and cap_sys_admin
-#     with namespaces = yes) in its effective, permitted and bounding sets,
-#     nothing inheritable or ambient (read from /proc/PID/status);
+#     root agent started outside systemd (the process holding the packet
+#     socket) has only cap_net_admin and cap_net_raw in its effective,
+#     permitted and bounding sets; its scan helper (supervisor and scan
+#     process) only cap_sys_admin, cap_sys_ptrace, cap_dac_read_search;
+#     nothing inheritable or ambient anywhere (read from /proc/PID/status);
+#     the scan through the helper still names owners and finds listeners in
+#     other namespaces (also after a reload from namespaces = no to yes), the
+#     scan process killed with SIGKILL comes back and the next rescan works;
 #   - write its status and metrics files other than whole: regular files,
 #     mode 0644 whatever the umask, owned by root, replaced atomically (a
 #     reader during hundreds of rewrites never sees a partial file).
@@ -31,8 +35,8 @@ cli=$(ns_add cli)
 res=$(ns_add res)
 ns_link "$srv" "$cli" 1
 ns_link "$srv" "$res" 2        # srv 10.53.2.1, the resolver 10.53.2.2
-start_dnsmasq "$srv" >/dev/null
-start_dnsmasq "$res" >/dev/null
+dns_srv=$(start_dnsmasq "$srv")
+dns_res=$(start_dnsmasq "$res")
 dir=$P53_TMP/security
 mkdir -p "$dir"
 
@@ -155,7 +159,7 @@ assert_eq "no probe failed at any moment, transitions included" 0 \
 	"$(cat "$dir/probe-cli.out" "$dir/probe-srv.out" | grep -c '^fail')"
 grep '^fail' "$dir/probe-cli.out" "$dir/probe-srv.out" | head -5 | sed 's/^/# /' >&2
 
-# ---- capabilities -----------------------------------------------------------------
+# ---- capabilities: the agent and its scan helper ----------------------------------
 # caps_of PID FIELD: the named capabilities of a /proc/PID/status field.
 caps_of() {
 	python3 - "$1" "$2" <<-'PY'
@@ -176,29 +180,115 @@ caps_of() {
 	        print(",".join("cap_" + names.get(i, str(i)) for i in range(64) if bits >> i & 1) or "none")
 	PY
 }
+sorted() { tr , '\n' | sort | paste -sd,; }
+# helper_of AGENT, scanner_of AGENT: the scan helper's supervisor and its
+# scan process (prctl names).
+helper_of() { pgrep -P "$1" -x port53guard-hlp | head -n 1; }
+scanner_of() {
+	local h
+	h=$(helper_of "$1")
+	[ -n "$h" ] && pgrep -P "$h" -x port53guard-scn | head -n 1
+}
+# holds_packet_socket PID: one of its descriptors is an AF_PACKET socket.
+holds_packet_socket() {
+	local inode
+	for inode in $(awk 'NR > 1 { print $NF }' "/proc/$1/net/packet"); do
+		find "/proc/$1/fd" -lname "socket:\[$inode\]" 2>/dev/null | grep -q . && return 0
+	done
+	return 1
+}
+# listeners_of JSON NS...: the listeners of these namespaces, one canonical
+# line each (every field but the two the scan command adds), sorted.
+listeners_of() {
+	python3 - "$@" <<-'PY'
+	import json, sys
+	doc = json.load(open(sys.argv[1]))
+	keep = set(sys.argv[2:])
+	for l in doc["listeners"]:
+	    l.pop("exposure_text", None), l.pop("refused_by_rules", None)
+	rows = [json.dumps(l, sort_keys=True) for l in doc["listeners"] if l["netns"]["name"] in keep]
+	print("\n".join(sorted(rows)))
+	PY
+}
 for ns_opt in no yes; do
 	cconf=$(agent_conf "$dir/caps-$ns_opt")
+	clog=$dir/caps-$ns_opt.log
 	sed -i "s/^namespaces = no$/namespaces = $ns_opt/" "$cconf"
-	pid=$(agent_start "$srv" "$cconf" "$dir/caps-$ns_opt.log")
-	wait_for 3 log_has "$dir/caps-$ns_opt.log" privileges_dropped
-	want=cap_dac_read_search,cap_net_admin,cap_net_raw,cap_sys_ptrace
-	[ "$ns_opt" = yes ] && want=cap_dac_read_search,cap_net_admin,cap_net_raw,cap_sys_ptrace,cap_sys_admin
-	want=$(tr , '\n' <<<"$want" | sort | paste -sd,)
-	for field in CapEff CapPrm CapBnd; do
-		got=$(caps_of "$pid" "$field" | tr , '\n' | sort | paste -sd,)
-		assert_eq "namespaces=$ns_opt: $field holds only what the agent needs" "$want" "$got"
+	pid=$(agent_start "$srv" "$cconf" "$clog")
+	wait_for 3 log_has "$clog" privileges_dropped
+	wait_for 3 bash -c "$(declare -f helper_of scanner_of); test -n \"\$(scanner_of $pid)\""
+	hlp=$(helper_of "$pid")
+	scn=$(scanner_of "$pid")
+	check "namespaces=$ns_opt: the agent runs its scan helper (supervisor ${hlp:-none}, scan process ${scn:-none})" \
+		test -n "$hlp" -a -n "$scn"
+	check "namespaces=$ns_opt: the agent holds the packet socket" holds_packet_socket "$pid"
+	for p in $hlp $scn; do
+		check_fails "namespaces=$ns_opt: $(cat "/proc/$p/comm") holds no packet socket" holds_packet_socket "$p"
 	done
-	assert_eq "namespaces=$ns_opt: nothing inheritable" none "$(caps_of "$pid" CapInh)"
-	assert_eq "namespaces=$ns_opt: nothing ambient" none "$(caps_of "$pid" CapAmb)"
+	for field in CapEff CapPrm CapBnd; do
+		assert_eq "namespaces=$ns_opt: the agent's $field is cap_net_admin and cap_net_raw only" \
+			cap_net_admin,cap_net_raw "$(caps_of "$pid" "$field" | sorted)"
+		for p in $hlp $scn; do
+			assert_eq "namespaces=$ns_opt: $(cat "/proc/$p/comm")'s $field is what the scan needs" \
+				cap_dac_read_search,cap_sys_admin,cap_sys_ptrace "$(caps_of "$p" "$field" | sorted)"
+		done
+	done
+	for p in "$pid" $hlp $scn; do
+		assert_eq "namespaces=$ns_opt: $(cat "/proc/$p/comm"): nothing inheritable" none "$(caps_of "$p" CapInh)"
+		assert_eq "namespaces=$ns_opt: $(cat "/proc/$p/comm"): nothing ambient" none "$(caps_of "$p" CapAmb)"
+	done
 	# What it kept is enough: a reload re-opens the capture and re-applies.
 	kill -HUP "$pid"
 	check "namespaces=$ns_opt: after the drop a reload still applies the rules" \
-		wait_for 5 log_has "$dir/caps-$ns_opt.log" rules_applied 'reason=reload'
+		wait_for 5 log_has "$clog" rules_applied 'reason=reload'
 	check "namespaces=$ns_opt: and re-opens the capture" \
-		wait_for 5 bash -c "test \$(grep -c ' event=capture_started ' '$dir/caps-$ns_opt.log') = 2"
-	check "namespaces=$ns_opt: listeners are still named after the drop (dnsmasq)" \
-		log_has "$dir/caps-$ns_opt.log" listener_found 'comm=dnsmasq'
+		wait_for 5 bash -c "test \$(grep -c ' event=capture_started ' '$clog') = 2"
+	check "namespaces=$ns_opt: listeners are still named after the drop (pid $dns_srv, dnsmasq)" \
+		log_has "$clog" listener_found "pid=$dns_srv comm=dnsmasq exe=/usr/sbin/dnsmasq unit="
+	if [ "$ns_opt" = no ]; then
+		check_fails "namespaces=no: the resolver's namespace is not scanned" \
+			log_has "$clog" listener_found "netns=$res "
+		# The helper holds CAP_SYS_ADMIN whatever the configuration.
+		sed -i 's/^namespaces = no$/namespaces = yes/' "$cconf"
+		kill -HUP "$pid"
+		check "reload from namespaces = no to yes: the resolver in another namespace is found" \
+			wait_for 5 log_has "$clog" listener_found "pid=$dns_res comm=dnsmasq .* netns=$res "
+		check_fails "reload from namespaces = no to yes: no scan failed" log_has "$clog" listener_scan_failed
+		agent_stop "$pid"
+		continue
+	fi
+	check "namespaces=yes: the resolver in another namespace is found and named (pid $dns_res)" \
+		log_has "$clog" listener_found "pid=$dns_res comm=dnsmasq exe=/usr/sbin/dnsmasq unit=.* netns=$res "
+	# What crossed the socket is what the scan finds in-process (run by
+	# root, as the scan command is): every field of every listener, owner
+	# (pid, comm, exe, unit, container) included.
+	wait_for 3 test -s "$dir/caps-yes/status.json"
+	ip netns exec "$srv" "$PORT53GUARD" -c "$cconf" scan --json >"$dir/scan.json" 2>/dev/null
+	listeners_of "$dir/caps-yes/status.json" "$srv" "$res" >"$dir/via-helper.txt"
+	listeners_of "$dir/scan.json" "$srv" "$res" >"$dir/in-process.txt"
+	check "namespaces=yes: the helper found $(wc -l <"$dir/via-helper.txt") listeners in $srv and $res" \
+		test "$(wc -l <"$dir/via-helper.txt")" -ge 6
+	check "namespaces=yes: the agent's listeners (through the helper) are the in-process scan's, field for field" \
+		cmp -s "$dir/via-helper.txt" "$dir/in-process.txt"
+	diff "$dir/via-helper.txt" "$dir/in-process.txt" | head -5 | sed 's/^/# /' >&2
+
+	# ---- the scan process killed: it comes back and the next rescan works ----
+	kill -KILL "$scn"
+	check "SIGKILL: a new scan process runs" wait_for 5 bash -c \
+		"$(declare -f helper_of scanner_of); n=\$(scanner_of $pid); test -n \"\$n\" -a \"\$n\" != $scn"
+	check "SIGKILL: its death is logged" wait_for 5 log_has "$clog" listener_scan_failed 'the scan process died'
+	assert_eq "SIGKILL: the supervisor is the same" "$hlp" "$(helper_of "$pid")"
+	spawn "$cli" "$dir/late.log" python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 53))
+time.sleep(600)' >/dev/null
+	check "SIGKILL: the next rescan finds a listener started after it (in $cli)" \
+		wait_for 10 log_has "$clog" listener_found "comm=python3 .* netns=$cli "
+	check "SIGKILL: enforcement went on (the table is there)" test "$(table_count "$srv")" = 1
+	check "SIGKILL: the agent still runs" p53_alive "$pid"
 	agent_stop "$pid"
+	check "stop: the helper is gone with the agent" bash -c "! kill -0 $hlp 2>/dev/null && ! pgrep -P $hlp >/dev/null"
 done
 
 # ---- the status and metrics files -------------------------------------------------------

@@ -59,6 +59,11 @@ vg_finish() {
 	assert_eq "$name: exit status 0 (valgrind's error status is 99)" 0 "$rc"
 	check "$name: valgrind reports 0 errors" grep -q 'ERROR SUMMARY: 0 errors from 0 contexts' "$dir/$name.vg"
 	check "$name: no block definitely lost" bash -c "! grep -q 'definitely lost: [1-9]' '$dir/$name.vg'"
+	# The scan helper (supervisor and scan process) is forked, so valgrind
+	# follows it into the same log: three reports, none with an error.
+	check "$name: the scan helper's processes reported too ($(grep -c 'ERROR SUMMARY' "$dir/$name.vg") reports)" \
+		test "$(grep -c 'ERROR SUMMARY' "$dir/$name.vg")" -ge 3
+	check "$name: no process reports an error" bash -c "! grep -q 'ERROR SUMMARY: [1-9]' '$dir/$name.vg'"
 	if [ "$rc" != 0 ] || ! grep -q 'ERROR SUMMARY: 0 errors' "$dir/$name.vg"; then
 		sed 's/^/# /' "$dir/$name.vg" | head -150 >&2
 	fi
