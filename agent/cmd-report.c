@@ -179,7 +179,7 @@ int cmd_report(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	journalread_cutoff(j, &tl.journal_first_us, &tl.journal_last_us);
-	r = journalread_feed(j, &tl, host, sizeof(host));
+	r = journalread_feed(&a.src, j, &tl, host, sizeof(host));
 	journalread_close(j);
 	if (r < 0 && r != -ENOMEM) {
 		fprintf(stderr, "port53guard report: reading the journal: %s\n", strerror(-r));

@@ -202,10 +202,34 @@ static int seek_prelude(sd_journal *j, int64_t since_us)
 	return sd_journal_seek_realtime_usec(j, (uint64_t)(since_us > 0 ? since_us : 0));
 }
 
-int journalread_feed(sd_journal *j, struct timeline *tl, char *ret_hostname, size_t len)
+/* The wall-clock time of a boot's first entry in the journal (the kernel's
+ * first message, whose time journald derives from the kernel's own
+ * timestamp), or -1. In a container, realtime minus monotonic is the host's
+ * boot; the container's own first entry is its start. */
+static int64_t boot_first_entry(sd_journal *jb, const char *boot_id)
 {
+	char match[48];
+	uint64_t rt;
+	int64_t ret = -1;
+
+	if (!jb)
+		return -1;
+	sd_journal_flush_matches(jb);
+	snprintf(match, sizeof(match), "_BOOT_ID=%s", boot_id);
+	if (sd_journal_add_match(jb, match, 0) >= 0 && sd_journal_seek_head(jb) >= 0 && sd_journal_next(jb) > 0 &&
+	    sd_journal_get_realtime_usec(jb, &rt) >= 0)
+		ret = (int64_t)rt;
+	sd_journal_flush_matches(jb);
+	return ret;
+}
+
+int journalread_feed(const struct journalread_source *src, sd_journal *j, struct timeline *tl, char *ret_hostname,
+		     size_t len)
+{
+	sd_journal *jb = NULL;
 	struct entry *e;
-	char match[96];
+	char match[96], boot[33] = "";
+	int64_t boot_start = 0;
 	int r;
 
 	sd_journal_flush_matches(j);
@@ -224,6 +248,8 @@ int journalread_feed(sd_journal *j, struct timeline *tl, char *ret_hostname, siz
 		return -ENOMEM;
 	if (len)
 		ret_hostname[0] = '\0';
+	if (journalread_open(src, &jb) < 0)
+		jb = NULL;
 	while ((r = sd_journal_next(j)) > 0) {
 		if (read_entry(j, e) < 0)
 			continue;
@@ -231,6 +257,14 @@ int journalread_feed(sd_journal *j, struct timeline *tl, char *ret_hostname, siz
 			break;
 		if (!e->ev.event)
 			continue;
+		if (e->ev.boot_id && strcmp(e->ev.boot_id, boot) != 0) {
+			int64_t first = boot_first_entry(jb, e->ev.boot_id);
+
+			snprintf(boot, sizeof(boot), "%s", e->ev.boot_id);
+			boot_start = first > e->ev.boot_start_us ? first : e->ev.boot_start_us;
+		}
+		if (e->ev.boot_id)
+			e->ev.boot_start_us = boot_start;
 		if (e->hostname[0] && len)
 			snprintf(ret_hostname, len, "%s", e->hostname);
 		r = timeline_add(tl, &e->ev);
@@ -238,6 +272,7 @@ int journalread_feed(sd_journal *j, struct timeline *tl, char *ret_hostname, siz
 			break;
 	}
 	free(e);
+	journalread_close(jb);
 	return r < 0 ? r : 0;
 }
 

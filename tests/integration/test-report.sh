@@ -75,13 +75,20 @@ while t < 3600:
         ev(t, boot, "summary", mode="monitor" if mon else "enforce", enforcing="no" if mon else "yes",
            queries=cum["q"], dropped_udp=cum["d"], dropped_tcp=0)
     t += 60
+# the kernel's first message of boot B; boot A's has been vacuumed, so that
+# boot starts at its first entry left (the agent's start at T0-90)
+ev(2800, BB, "", 6, _kernel=True)
 seq.sort(key=lambda e: (e[0], e[1]))
 for t, _, boot, name, prio, f in seq:
     rt = int(round((T0 + t) * 1e6))
     lines = [f"__REALTIME_TIMESTAMP={rt}", f"__MONOTONIC_TIMESTAMP={rt - bootstart[boot] * 1000000}",
-             f"_BOOT_ID={boot}", "_HOSTNAME=auditee", "SYSLOG_IDENTIFIER=port53guard", f"PRIORITY={prio}",
-             f"MESSAGE=event={name}", f"PORT53GUARD_EVENT={name}"]
-    lines += [f"PORT53GUARD_{k.upper()}={v}" for k, v in f.items()]
+             f"_BOOT_ID={boot}", "_HOSTNAME=auditee"]
+    if f.get("_kernel"):
+        lines += ["_TRANSPORT=kernel", "PRIORITY=5", "MESSAGE=Linux version 6.1.0"]
+    else:
+        lines += ["SYSLOG_IDENTIFIER=port53guard", f"PRIORITY={prio}", f"MESSAGE=event={name}",
+                  f"PORT53GUARD_EVENT={name}"]
+        lines += [f"PORT53GUARD_{k.upper()}={v}" for k, v in f.items()]
     print("\n".join(lines) + "\n")
 EOF
 "$remote" -o "$dir/j/remote.journal" - <"$dir/events.export" 2>"$dir/remote.err"
@@ -108,7 +115,7 @@ check "the hole says the journal has no entries" grep -q 'no entries from the ru
 check "the lost boot says it ended without agent_stopped" grep -q 'boot aaaaaaaaaaaa ended without agent_stopped' "$dir/r.json"
 assert_eq "the gaps' seconds add up to the window less enforced" 906.8 "$(j '[.gaps[].seconds] | add * 10 | round / 10')"
 assert_eq "boots: ids, kernel start, rules after" \
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 2026-11-01T23:58:20.000Z null|bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb 2026-11-02T00:46:40.000Z 6" \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 2026-11-01T23:58:30.000Z null|bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb 2026-11-02T00:46:40.000Z 6" \
 	"$(j '[.boots[] | "\(.boot_id) \(.start) \(.rules_after_seconds)"] | join("|")')"
 assert_eq "changes: kinds in order" \
 	"config_reloaded config_reloaded agent_started agent_started rules_fallback config_reloaded" \
