@@ -236,9 +236,13 @@ int report_text(FILE *f, const struct timeline *tl, const struct report_meta *m)
 	}
 	fprintf(f, "\nlisteners: %zu public", tl->n_listeners);
 	for (size_t i = 0; i < tl->n_listeners && i < 3; i++) {
-		fprintf(f, "%s%s ", i ? "; " : ": ", tl->listeners[i].proto);
+		fputs(i ? "; " : ": ", f);
+		put_escaped(f, tl->listeners[i].proto);
+		fputc(' ', f);
 		put_escaped(f, tl->listeners[i].addr);
-		fprintf(f, " port %s ", tl->listeners[i].port);
+		fputs(" port ", f);
+		put_escaped(f, tl->listeners[i].port);
+		fputc(' ', f);
 		put_escaped(f, tl->listeners[i].owner);
 	}
 	fprintf(f, "\nrecursion: %zu offered\nqueries:   %" PRIu64 " inbound, %" PRIu64 " refused\n",

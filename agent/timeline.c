@@ -249,6 +249,17 @@ static void close_listeners(struct timeline *tl)
 		}
 }
 
+/* A boot id is 32 hex digits (sd_id128); anything else a journal file
+ * holds becomes '?', so the outputs print it as it is. */
+static void copy_boot_id(char dst[33], const char *src)
+{
+	size_t i;
+
+	for (i = 0; i < 32 && src[i]; i++)
+		dst[i] = isxdigit((unsigned char)src[i]) ? src[i] : '?';
+	dst[i] = '\0';
+}
+
 static struct timeline_boot *current_boot(struct timeline *tl)
 {
 	return tl->n_boots ? &tl->boots[tl->n_boots - 1] : NULL;
@@ -269,7 +280,7 @@ static void new_boot(struct timeline *tl, const struct timeline_event *ev)
 			   tl->boot_id);
 	}
 	close_listeners(tl);
-	snprintf(tl->boot_id, sizeof(tl->boot_id), "%s", ev->boot_id);
+	copy_boot_id(tl->boot_id, ev->boot_id);
 	/* The kernel's start is known; from there to the agent's first rules
 	 * nothing refused. For the first boot read that holds only when the
 	 * agent's first entry is its start. */
@@ -282,7 +293,7 @@ static void new_boot(struct timeline *tl, const struct timeline_event *ev)
 	}
 	b = grow(tl, (void **)&tl->boots, &tl->n_boots, TIMELINE_MAX_BOOTS, sizeof(*b));
 	if (b) {
-		snprintf(b->boot_id, sizeof(b->boot_id), "%s", ev->boot_id);
+		memcpy(b->boot_id, tl->boot_id, sizeof(b->boot_id));
 		b->start_us = bs;
 		b->rules_after_us = -1;
 		b->from_start = !first || is(ev, "agent_started");
@@ -558,10 +569,14 @@ static void apply_event(struct timeline *tl, const struct timeline_event *ev)
 
 int timeline_add(struct timeline *tl, const struct timeline_event *ev)
 {
+	char id[33];
+
 	if (!ev->event || tl->finished)
 		return 0;
 	tl->events++;
-	if (ev->boot_id && *ev->boot_id && strcmp(ev->boot_id, tl->boot_id) != 0)
+	if (ev->boot_id && *ev->boot_id)
+		copy_boot_id(id, ev->boot_id);
+	if (ev->boot_id && *ev->boot_id && strcmp(id, tl->boot_id) != 0)
 		new_boot(tl, ev);
 	else
 		check_hole(tl, ev->t_us);
