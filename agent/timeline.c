@@ -172,6 +172,16 @@ static void close_segment(struct timeline *tl, int64_t end)
 			g->end_us = b;
 			return;
 		}
+		/* The agent logs rules_removed a moment before what it is part of
+		 * (config_reloaded into monitor mode, agent_stopped): a removal
+		 * shorter than a second that runs straight into another cause is
+		 * that cause. */
+		if (g->end_us == a && g->cause == TL_CAUSE_RULES_REMOVED && a - g->start_us < USEC) {
+			g->end_us = b;
+			g->cause = tl->seg_cause;
+			memcpy(g->detail, tl->seg_detail, sizeof(g->detail));
+			return;
+		}
 	}
 	g = grow(tl, (void **)&tl->gaps, &tl->n_gaps, TIMELINE_MAX_GAPS, sizeof(*g));
 	if (!g) {

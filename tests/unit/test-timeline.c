@@ -245,6 +245,39 @@ static void test_modes(void **state)
 	timeline_free(&tl);
 }
 
+/* The agent logs rules_removed just before config_reloaded (into monitor
+ * mode) and before agent_stopped: one gap with the cause that follows. A
+ * removal that lasts is its own gap. */
+static void test_removed_then(void **state)
+{
+	static const struct ev evs[] = {
+		{ 0, BA, -5, "summary", "mode=enforce;enforcing=yes" },
+		{ 10, BA, -5, "rules_removed", "reason=reload: the mode no longer enforces" },
+		{ 10.0005, BA, -5, "config_reloaded", "mode=monitor;files=1" },
+		{ 20, BA, -5, "rules_applied", "reason=reload" },
+		{ 20, BA, -5, "config_reloaded", "mode=enforce;files=1" },
+		{ 30, BA, -5, "rules_removed", "reason=stop with keep_on_stop=no" },
+		{ 30.2, BA, -5, "agent_stopped", "exit_status=0" },
+		{ 40, BA, -5, "agent_started", "mode=enforce;pid=5" },
+		{ 40.1, BA, -5, "rules_applied", "reason=start" },
+		{ 50, BA, -5, "rules_removed", "reason=someone" },
+		{ 55, BA, -5, "rules_applied", "reason=repair" },
+	};
+	static const struct want_gap w[] = {
+		{ 10, 10, TL_CAUSE_MODE_MONITOR, "monitor" },
+		{ 30, 10.1, TL_CAUSE_AGENT_NOT_RUNNING, "exit status 0" },
+		{ 50, 5, TL_CAUSE_RULES_REMOVED, "someone" },
+	};
+	struct timeline tl;
+
+	(void)state;
+	timeline_init(&tl, T0, T0 + 60 * S);
+	feed(&tl, evs, N(evs));
+	check_gaps(&tl, w, N(w));
+	assert_int_equal(tl.enforced_us, enforced_expected(60, w, N(w)));
+	timeline_free(&tl);
+}
+
 /* Listeners and recursion: only public ones; first and last seen. */
 static void test_listeners(void **state)
 {
@@ -358,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_reboot_without_stop),
 		cmocka_unit_test(test_holes),
 		cmocka_unit_test(test_modes),
+		cmocka_unit_test(test_removed_then),
 		cmocka_unit_test(test_listeners),
 		cmocka_unit_test(test_parse_when),
 		cmocka_unit_test(test_format_time),
