@@ -171,12 +171,33 @@ json_t *report_json(const struct timeline *tl, const struct report_meta *m)
 
 /* ---- one screen of text ---- */
 
-static void put_escaped(FILE *f, const char *s)
+/* At most max bytes of the escaped text (cut at a character boundary, with
+ * "..."), so that a line stays on one terminal line. */
+static void put_escaped_max(FILE *f, const char *s, size_t max)
 {
 	char *e = log_escape(s, strlen(s), NULL);
+	size_t n;
 
-	fputs(e ? e : "?", f);
+	if (!e) {
+		fputs("?", f);
+		return;
+	}
+	n = strlen(e);
+	if (n > max) {
+		n = max - 3;
+		while (n > 0 && ((unsigned char)e[n] & 0xc0) == 0x80)
+			n--;
+		fwrite(e, 1, n, f);
+		fputs("...", f);
+	} else {
+		fputs(e, f);
+	}
 	free(e);
+}
+
+static void put_escaped(FILE *f, const char *s)
+{
+	put_escaped_max(f, s, 60);
 }
 
 static void print_duration(FILE *f, double s)
@@ -215,7 +236,7 @@ int report_text(FILE *f, const struct timeline *tl, const struct report_meta *m)
 
 		timeline_format_time(g->start_us, a, sizeof(a));
 		fprintf(f, "  %s  %12.3f s  %-17s ", a, secs(g->end_us - g->start_us), timeline_cause_name(g->cause));
-		put_escaped(f, g->detail);
+		put_escaped_max(f, g->detail, 64);
 		fputc('\n', f);
 	}
 	fprintf(f, "boots:     %zu", tl->n_boots);

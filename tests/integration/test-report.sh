@@ -171,8 +171,8 @@ sed 's/^/# text: /' "$dir/r.txt" >&2
 check "text: the coverage line" grep -q '^coverage:  74.811% enforced (2693.2 of 3600.0 s), 7 gaps$' "$dir/r.txt"
 check "text: the fallback gap" grep -q 'config_fallback   rules in force: builtin' "$dir/r.txt"
 check "text: the seal status" grep -q '^journal:   1 file, sealed: no' "$dir/r.txt"
-check "text: fits one screen (24 lines of at most 160 columns)" \
-	awk 'length > 160 { bad = 1 } END { exit bad || NR > 24 }' "$dir/r.txt"
+check "text: fits one screen (24 lines of at most 132 columns)" \
+	awk 'length > 132 { bad = 1 } END { exit bad || NR > 24 }' "$dir/r.txt"
 
 # ---- HTML ----
 rep -D "$dir/j" "${W[@]}" --format html -o "$dir/r.html"
