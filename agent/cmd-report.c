@@ -21,6 +21,8 @@
 
 enum report_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_HTML };
 
+#define OPT_FILE 256    /* long option only */
+
 struct report_args {
 	const char *since, *until, *output;
 	enum report_format format;
@@ -40,7 +42,7 @@ static const struct cli_option report_options[] = {
 	  "  -o, --output FILE  write the report to FILE (replaced atomically) instead of stdout" },
 	{ { "directory", required_argument, NULL, 'D' },
 	  "  -D, --directory DIR  read the journal files in DIR instead of the system journal" },
-	{ { "file", required_argument, NULL, 'F' },
+	{ { "file", required_argument, NULL, OPT_FILE },
 	  "      --file FILE    read one journal file" },
 };
 
@@ -57,7 +59,7 @@ static int report_option(int key, const char *arg, void *userdata)
 			return -1;
 		a->src.directory = arg;
 		return 0;
-	case 'F':
+	case OPT_FILE:
 		if (a->src.directory)
 			return -1;
 		a->src.file = arg;
