@@ -147,6 +147,14 @@ static int render(const struct report_args *a, const struct timeline *tl, const 
 
 static int write_out(const struct report_args *a, const char *buf, size_t len)
 {
+	char path[4096];
+
+	/* fileio_write_atomic() wants a directory part */
+	if (a->output && !strchr(a->output, '/')) {
+		if ((size_t)snprintf(path, sizeof(path), "./%s", a->output) >= sizeof(path))
+			return -ENAMETOOLONG;
+		return fileio_write_atomic(path, buf, len, 0644);
+	}
 	if (a->output)
 		return fileio_write_atomic(a->output, buf, len, 0644);
 	if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0)
@@ -181,8 +189,8 @@ int cmd_report(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	journalread_cutoff(j, &tl.journal_first_us, &tl.journal_last_us);
-	r = journalread_feed(&a.src, j, &tl, host, sizeof(host));
 	journalread_close(j);
+	r = journalread_feed(&a.src, &tl, host, sizeof(host));
 	if (r < 0 && r != -ENOMEM) {
 		fprintf(stderr, "port53guard report: reading the journal: %s\n", strerror(-r));
 		timeline_free(&tl);

@@ -16,6 +16,7 @@
 #define FIELD_PREFIX "PORT53GUARD_"
 #define VALUE_MAX 512           /* longer values are cut: details, not evidence */
 #define PRELUDE_STEPS 256       /* how far back to look for the state at since */
+#define REOPEN_EVERY 20000      /* entries between reopenings (see reopen_at_cursor) */
 
 /* The events the timeline reads; every other event is skipped by the
  * journal's own field index. */
@@ -205,52 +206,100 @@ static int seek_prelude(sd_journal *j, int64_t since_us)
 /* The wall-clock time of a boot's first entry in the journal (the kernel's
  * first message, whose time journald derives from the kernel's own
  * timestamp), or -1. In a container, realtime minus monotonic is the host's
- * boot; the container's own first entry is its start. */
-static int64_t boot_first_entry(sd_journal *jb, const char *boot_id)
+ * boot; the container's own first entry is its start. A handle of its own,
+ * closed at once: boots are few. */
+static int64_t boot_first_entry(const struct journalread_source *src, const char *boot_id)
 {
+	sd_journal *jb = NULL;
 	char match[48];
 	uint64_t rt;
 	int64_t ret = -1;
 
-	if (!jb)
+	if (journalread_open(src, &jb) < 0)
 		return -1;
-	sd_journal_flush_matches(jb);
 	snprintf(match, sizeof(match), "_BOOT_ID=%s", boot_id);
 	if (sd_journal_add_match(jb, match, 0) >= 0 && sd_journal_seek_head(jb) >= 0 && sd_journal_next(jb) > 0 &&
 	    sd_journal_get_realtime_usec(jb, &rt) >= 0)
 		ret = (int64_t)rt;
-	sd_journal_flush_matches(jb);
+	sd_journal_close(jb);
 	return ret;
 }
 
-int journalread_feed(const struct journalread_source *src, sd_journal *j, struct timeline *tl, char *ret_hostname,
-		     size_t len)
+/* Opens the source with the report's event matches. */
+static int open_matched(const struct journalread_source *src, sd_journal **ret)
 {
-	sd_journal *jb = NULL;
-	struct entry *e;
-	char match[96], boot[33] = "";
-	int64_t boot_start = 0;
+	sd_journal *j = NULL;
+	char match[96];
 	int r;
 
-	sd_journal_flush_matches(j);
+	r = journalread_open(src, &j);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
 		snprintf(match, sizeof(match), "PORT53GUARD_EVENT=%s", wanted[i]);
 		r = sd_journal_add_match(j, match, 0);
-		if (r < 0)
+		if (r < 0) {
+			sd_journal_close(j);
 			return r;
+		}
 	}
 	sd_journal_set_data_threshold(j, 4096);
-	r = seek_prelude(j, tl->since_us);
+	*ret = j;
+	return 0;
+}
+
+/* sd-journal keeps every window of the files it has read mapped, and those
+ * pages count as the process's resident memory: over a journal of a
+ * million entries that is hundreds of MiB. Reopening at the same cursor
+ * every so many entries drops them, so memory stays bounded whatever the
+ * journal's size. */
+static int reopen_at_cursor(const struct journalread_source *src, sd_journal **j)
+{
+	char *cursor = NULL;
+	int r;
+
+	r = sd_journal_get_cursor(*j, &cursor);
 	if (r < 0)
 		return r;
-	e = malloc(sizeof(*e));
-	if (!e)
-		return -ENOMEM;
+	sd_journal_close(*j);
+	*j = NULL;
+	r = open_matched(src, j);
+	if (r >= 0)
+		r = sd_journal_seek_cursor(*j, cursor);
+	/* on the entry that was current (not read yet): the loop reads it */
+	if (r >= 0)
+		r = sd_journal_next(*j);
+	free(cursor);
+	return r < 0 ? r : 0;
+}
+
+int journalread_feed(const struct journalread_source *src, struct timeline *tl, char *ret_hostname, size_t len)
+{
+	sd_journal *j = NULL;
+	struct entry *e;
+	char boot[33] = "";
+	int64_t boot_start = 0;
+	unsigned since_open = 0;
+	int r;
+
+	r = open_matched(src, &j);
+	if (r < 0)
+		return r;
+	r = seek_prelude(j, tl->since_us);
+	e = r < 0 ? NULL : malloc(sizeof(*e));
+	if (!e) {
+		sd_journal_close(j);
+		return r < 0 ? r : -ENOMEM;
+	}
 	if (len)
 		ret_hostname[0] = '\0';
-	if (journalread_open(src, &jb) < 0)
-		jb = NULL;
 	while ((r = sd_journal_next(j)) > 0) {
+		if (++since_open >= REOPEN_EVERY) {
+			since_open = 0;
+			r = reopen_at_cursor(src, &j);
+			if (r < 0)
+				break;
+		}
 		if (read_entry(j, e) < 0)
 			continue;
 		if (e->ev.t_us >= tl->until_us)
@@ -258,7 +307,7 @@ int journalread_feed(const struct journalread_source *src, sd_journal *j, struct
 		if (!e->ev.event)
 			continue;
 		if (e->ev.boot_id && strcmp(e->ev.boot_id, boot) != 0) {
-			int64_t first = boot_first_entry(jb, e->ev.boot_id);
+			int64_t first = boot_first_entry(src, e->ev.boot_id);
 
 			snprintf(boot, sizeof(boot), "%s", e->ev.boot_id);
 			boot_start = first > e->ev.boot_start_us ? first : e->ev.boot_start_us;
@@ -272,7 +321,8 @@ int journalread_feed(const struct journalread_source *src, sd_journal *j, struct
 			break;
 	}
 	free(e);
-	journalread_close(jb);
+	if (j)
+		sd_journal_close(j);
 	return r < 0 ? r : 0;
 }
 

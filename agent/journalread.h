@@ -38,12 +38,11 @@ int journalread_last_boot_start(struct sd_journal *j, int64_t *ret_us);
 void journalread_cutoff(struct sd_journal *j, int64_t *ret_first_us, int64_t *ret_last_us);
 
 /* Feeds every agent event that bears on [tl->since, tl->until) to the
- * timeline, starting with the last state-setting one before since. A boot
- * starts at its first entry in the journal (src is opened once more to find
- * it), and never before realtime minus monotonic. ret_hostname (size len)
- * gets the _HOSTNAME of the events. */
-int journalread_feed(const struct journalread_source *src, struct sd_journal *j, struct timeline *tl,
-		     char *ret_hostname, size_t len);
+ * timeline, starting with the last state-setting one before since. Opens
+ * src itself (again every so many entries, to bound memory). A boot starts
+ * at its first entry in the journal, never before realtime minus monotonic.
+ * ret_hostname (size len) gets the _HOSTNAME of the events. */
+int journalread_feed(const struct journalread_source *src, struct timeline *tl, char *ret_hostname, size_t len);
 
 /* 1 sealed, 0 not sealed, -EINVAL not a journal file header: the first
  * bytes of a journal file (at least 16 are read). Pure. */

@@ -19,7 +19,7 @@
 #define DAY_US (86400 * USEC)
 #define ROW_H 30
 #define BAR_X 120
-#define BAR_W 860
+#define BAR_W 850
 #define MAX_ROWS 400
 #define MAX_TABLE_ROWS 2000
 
@@ -148,7 +148,7 @@ static void svg_timeline(FILE *f, const struct timeline *tl)
 	if (rows > MAX_ROWS)
 		rows = MAX_ROWS;
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"timeline\" viewBox=\"0 0 %d %d\" role=\"img\">"
-		   "<title>Enforcement timeline</title>", BAR_X + BAR_W + 10, rows * ROW_H + 20);
+		   "<title>Enforcement timeline</title>", BAR_X + BAR_W + 20, rows * ROW_H + 20);
 	for (int hr = 0; per_day && hr <= 24; hr += 6)
 		fprintf(f, "<text x=\"%.1f\" y=\"10\" font-size=\"9\" text-anchor=\"middle\">%02d:00</text>",
 			BAR_X + hr * BAR_W / 24.0, hr % 24 == 0 && hr ? 24 : hr);

@@ -177,6 +177,8 @@ check "text: fits one screen (24 lines of at most 132 columns)" \
 # ---- HTML ----
 rep -D "$dir/j" "${W[@]}" --format html -o "$dir/r.html"
 assert_eq "-o FILE: exit 3 and the file written" "3 yes" "$? $([ -s "$dir/r.html" ] && echo yes)"
+(cd "$dir" && rep -D "$dir/j" "${W[@]}" --format html -o bare.html)
+check "-o with a bare file name writes into the current directory" grep -q '<svg' "$dir/bare.html"
 check "HTML: an inline SVG timeline" grep -q '<svg xmlns="http://www.w3.org/2000/svg" id="timeline"' "$dir/r.html"
 check "HTML: the drift is drawn with its culprit" grep -q '<title>drift 2026-11-02T00:10:00.000Z 0.500 s: pid 4242 (nft)' "$dir/r.html"
 check_fails "HTML: no script, no external asset" grep -Eqi '<script|src=|<link|url\(|@import' "$dir/r.html"
