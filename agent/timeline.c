@@ -50,6 +50,7 @@ static const char *const field_names[_TL_F_MAX] = {
 	[TL_F_SIGNAL] = "signal",
 	[TL_F_TRIGGER] = "trigger",
 	[TL_F_EXIT_STATUS] = "exit_status",
+	[TL_F_SUMMARY_INTERVAL_S] = "summary_interval_s",
 };
 
 static const char *const cause_names[_TL_CAUSE_MAX] = {
@@ -309,6 +310,7 @@ static void new_boot(struct timeline *tl, const struct timeline_event *ev)
 		b->from_start = !first || is(ev, "agent_started");
 	}
 	tl->interval_us = 0;
+	tl->interval_logged = false;
 	tl->last_summary_us = 0;
 }
 
@@ -449,7 +451,7 @@ static void on_summary(struct timeline *tl, const struct timeline_event *ev)
 {
 	int64_t d = tl->last_summary_us ? ev->t_us - tl->last_summary_us : 0;
 
-	if (d > 0 && (!tl->interval_us || d <= hole_threshold(tl)))
+	if (d > 0 && !tl->interval_logged && (!tl->interval_us || d <= hole_threshold(tl)))
 		tl->interval_us = d;
 	tl->last_summary_us = ev->t_us;
 	if (!tl->running || !tl->known) {
@@ -470,6 +472,18 @@ static void on_summary(struct timeline *tl, const struct timeline_event *ev)
 	on_summary_counts(tl, ev);
 }
 
+/* agent_started and config_reloaded carry summary_interval_s (older agents
+ * do not: then the spacing of the summaries is measured). */
+static void take_interval(struct timeline *tl, const struct timeline_event *ev)
+{
+	uint64_t s = to_u64(ev->f[TL_F_SUMMARY_INTERVAL_S]);
+
+	if (s > 0 && s <= 86400) {
+		tl->interval_us = (int64_t)s * USEC;
+		tl->interval_logged = true;
+	}
+}
+
 static void on_started(struct timeline *tl, const struct timeline_event *ev)
 {
 	if (tl->known && tl->running) {
@@ -488,7 +502,9 @@ static void on_started(struct timeline *tl, const struct timeline_event *ev)
 	tl->off_cause = TL_CAUSE_AGENT_NOT_RUNNING;
 	tl->prev_queries = 0;
 	tl->interval_us = 0;
+	tl->interval_logged = false;
 	tl->last_summary_us = 0;
+	take_interval(tl, ev);
 	add_change(tl, ev, "agent_started", NULL, "version %s, mode %s", fs(ev, TL_F_VERSION), fs(ev, TL_F_MODE));
 }
 
@@ -554,6 +570,7 @@ static void apply_event(struct timeline *tl, const struct timeline_event *ev)
 		add_change(tl, ev, "rules_fallback_ended", NULL, "%s", fs(ev, TL_F_REASON));
 	} else if (is(ev, "config_reloaded")) {
 		tl->fallback = false;
+		take_interval(tl, ev);
 		if (ev->f[TL_F_MODE])
 			snprintf(tl->mode, sizeof(tl->mode), "%s", ev->f[TL_F_MODE]);
 		add_change(tl, ev, "config_reloaded", first_hash(ev), "mode %s, %s files", fs(ev, TL_F_MODE),

@@ -58,6 +58,7 @@ enum timeline_field {
 	TL_F_SIGNAL,
 	TL_F_TRIGGER,
 	TL_F_EXIT_STATUS,
+	TL_F_SUMMARY_INTERVAL_S,
 	_TL_F_MAX,
 };
 
@@ -161,7 +162,8 @@ struct timeline {
 	char boot_id[33];
 	int64_t last_us;        /* the last event of the current agent run */
 	int64_t last_summary_us;
-	int64_t interval_us;    /* the summary spacing seen, for hole detection */
+	int64_t interval_us;    /* the summary interval, for hole detection */
+	bool interval_logged;   /* interval_us is the agent's own (summary_interval_s) */
 	uint64_t prev_queries, prev_dropped;
 	/* the open segment */
 	int64_t seg_start_us;

@@ -211,6 +211,46 @@ static void test_holes(void **state)
 	timeline_free(&tl);
 }
 
+/* An hourly summary: the agent's summary_interval_s says so, and an hour
+ * without entries is no hole; an older agent's start without the field
+ * falls back to the 300 s default until summaries are seen. */
+static void test_logged_interval(void **state)
+{
+	static const struct ev with[] = {
+		{ 0, BA, -5, "agent_started", "mode=enforce;pid=2;summary_interval_s=3600" },
+		{ 0, BA, -5, "rules_applied", "reason=start" },
+		{ 3600, BA, -5, "summary", "mode=enforce;enforcing=yes" },
+		{ 7200, BA, -5, "summary", "mode=enforce;enforcing=yes" },
+		{ 17000, BA, -5, "config_reloaded", "mode=enforce;summary_interval_s=60" },
+		{ 17200, BA, -5, "summary", "mode=enforce;enforcing=yes" },
+	};
+	static const struct want_gap w_with[] = {
+		/* 7200 + 3600 * 2 + 10 s < 17000: a hole from 7200 + 3600 */
+		{ 10800, 6200, TL_CAUSE_UNKNOWN, "for 9800 s" },
+		/* after the reload to 60 s: 200 s without entries is one */
+		{ 17060, 140, TL_CAUSE_UNKNOWN, "for 200 s" },
+	};
+	static const struct ev without[] = {
+		{ 0, BA, -5, "agent_started", "mode=enforce;pid=2" },
+		{ 0, BA, -5, "rules_applied", "reason=start" },
+		{ 3600, BA, -5, "summary", "mode=enforce;enforcing=yes" },
+	};
+	static const struct want_gap w_without[] = {
+		{ 300, 3300, TL_CAUSE_UNKNOWN, "for 3600 s" },
+	};
+	struct timeline tl;
+
+	(void)state;
+	timeline_init(&tl, T0, T0 + 17300 * S);
+	feed(&tl, with, N(with));
+	check_gaps(&tl, w_with, N(w_with));
+	timeline_free(&tl);
+	timeline_init(&tl, T0, T0 + 3700 * S);
+	feed(&tl, without, N(without));
+	check_gaps(&tl, w_without, N(w_without));
+	timeline_free(&tl);
+}
+
 /* Monitor mode, auto mode waiting, rules removed on stop, a failed apply,
  * and a crash (a start with no stop before it). */
 static void test_modes(void **state)
@@ -390,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_fallback),
 		cmocka_unit_test(test_reboot_without_stop),
 		cmocka_unit_test(test_holes),
+		cmocka_unit_test(test_logged_interval),
 		cmocka_unit_test(test_modes),
 		cmocka_unit_test(test_removed_then),
 		cmocka_unit_test(test_listeners),
