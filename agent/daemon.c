@@ -149,7 +149,8 @@ void daemon_reload(struct daemon *d)
 	enforce_replace_ruleset(d, rs);
 	policywatch_setup(d);
 	observe_reconfigure(d);
-	log_info("config_reloaded", LOG_UINT("files", c->n_files), LOG_STR("mode", agent_mode_to_string(c->mode)));
+	log_info("config_reloaded", LOG_UINT("files", c->n_files), LOG_STR("mode", agent_mode_to_string(c->mode)),
+		 LOG_UINT("summary_interval_s", c->summary_interval));
 	config_warnings(c, CONFIG_WARN_INTERFACES, log_config_warning, NULL);
 	d->config_reload_ok = true;
 out:
@@ -340,6 +341,7 @@ int daemon_main(const char *config_path)
 		d.watchdog_usec = 0;
 	log_info("agent_started", LOG_STR("version", PORT53GUARD_VERSION),
 		 LOG_STR("mode", agent_mode_to_string(d.config->mode)), LOG_UINT("pid", getpid()),
+		 LOG_UINT("summary_interval_s", d.config->summary_interval),
 		 LOG_UINT("config_files", d.config->n_files));
 	config_warnings(d.config, CONFIG_WARN_INTERFACES, log_config_warning, NULL);
 	if (start(&d) == 0) {

@@ -427,6 +427,50 @@ check "postinst starts the service at once" service_active
 wait_for 10 drop_rule_present
 check "the rule is back" drop_rule_present
 
+# ======================================= begin: report (evidence) ===
+# The service is active; it is stopped and the rule lifted for a few
+# seconds, then started again. port53guard report, run inside the
+# container from its journal, shows that gap with its cause and a coverage
+# below 1, and the HTML holds the SVG timeline.
+
+# report_gap_json: the report's JSON has a gap of at least 3 s, caused by
+# the agent not running or the rules removed, that begins at or after the
+# stop (seconds since the epoch in $report_stop_at); coverage below 1.
+report_gap_json() {
+	in_ct port53guard report --since -10m --format json >"$work/report.json" 2>"$work/report.err"
+	[ "$?" = 3 ] || return 1
+	python3 - "$work/report.json" "$report_stop_at" <<'EOF'
+import calendar, json, sys, time
+r = json.load(open(sys.argv[1]))
+stop = int(sys.argv[2])
+def t(s):
+    return calendar.timegm(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S"))
+gaps = [g for g in r["gaps"] if g["cause"] in ("agent_not_running", "rules_removed")
+        and g["seconds"] >= 3 and t(g["start"]) >= stop - 1]
+sys.exit(0 if gaps and 0 < r["coverage"]["ratio"] < 1 else 1)
+EOF
+}
+wait_for 20 service_active
+check "report: the service is active before the gap" service_active
+report_stop_at=$(date +%s)
+check "report: systemctl stop port53guard" in_ct systemctl stop port53guard
+check "report: port53guard remove lifts the rule" in_ct port53guard remove
+check_fails "report: no rule while stopped" table_present
+sleep 4
+check "report: systemctl start port53guard" in_ct systemctl start port53guard
+wait_for 10 service_active
+wait_for 10 drop_rule_present
+check "report: the rule is back after the start" drop_rule_present
+wait_for 15 report_gap_json
+check "report --since -10m --format json: the gap (agent_not_running or rules_removed, >= 3 s) and coverage below 1" \
+	report_gap_json
+python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print("# report: coverage", r["coverage"]); [print("# report: gap", g) for g in r["gaps"]]' \
+	"$work/report.json" >&2 2>/dev/null
+check "report --format html -o FILE writes the file" \
+	in_ct sh -c 'port53guard report --since -10m --format html -o /var/tmp/report.html; [ $? = 3 ]'
+check "report: the HTML holds the SVG timeline" grep -q '<svg xmlns="http://www.w3.org/2000/svg" id="timeline"' "$work/root/var/tmp/report.html"
+# ========================================= end: report (evidence) ===
+
 [ "$P53_FAILED" = 0 ] || dump_service
 
 # ------------------------------------------------------------ poweroff ---
