@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "listeners.h"
 #include "nft.h"
 #include "ruleset.h"
 #include "rulesconf.h"
@@ -60,6 +61,12 @@ static int do_install(const struct ruleset *rs, const struct config *c)
 	printf("allowlist: %zu IPv4 and %zu IPv6 ranges; exempt interfaces: %zu\n",
 	       n_elements(rs, RULESET_SET_ALLOW4), n_elements(rs, RULESET_SET_ALLOW6),
 	       c->n_exempt_interfaces);
+	printf("internal interfaces (accepted, as of now; the agent keeps them current): %zu%s",
+	       rs->n_internal, rs->n_internal ? "" : "\n");
+	for (size_t i = 0; i < rs->n_internal; i++)
+		printf("%s%s", i ? ", " : ": ", rs->internal[i]);
+	if (rs->n_internal)
+		putchar('\n');
 	return EXIT_OK;
 }
 
@@ -109,6 +116,26 @@ static int do_verify(const struct ruleset *rs)
 	return r == 0 ? EXIT_OK : EXIT_ATTENTION;
 }
 
+/* The internal set as the interfaces are now: a one-shot command has no
+ * link events to follow, so the agent (or the next apply) brings it up to
+ * date. Without the dump the set stays empty, which refuses more, never
+ * less. */
+static void fill_internal(const struct config *c, struct ruleset *rs)
+{
+	struct listeners_iftable t = { 0 };
+	char err[256] = "";
+	int r = listeners_iftable_dump(&t);
+
+	if (r < 0)
+		fprintf(stderr, "port53guard apply: warning: cannot list the interfaces (%s): "
+			"set internal stays empty, DNS from containers and VMs to this host is refused\n",
+			strerror(-r));
+	else if ((r = rulesconf_set_internal(c, &t, rs, err, sizeof(err))) < 0)
+		fprintf(stderr, "port53guard apply: warning: set internal stays empty: %s\n",
+			err[0] ? err : strerror(-r));
+	listeners_iftable_clear(&t);
+}
+
 static const struct cli_option apply_options[] = {
 	{ { "dry-run", no_argument, NULL, 'n' },
 	  "  -n, --dry-run      print the table in nft syntax; change nothing" },
@@ -151,6 +178,7 @@ int cmd_apply(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	rulesconf_policy_print_warnings(c, pol, stderr, "port53guard apply: warning: ");
+	fill_internal(c, rs);
 	if (mode == APPLY_DRY_RUN) {
 		r = ruleset_format_nft(rs, stdout) == 0 ? EXIT_OK : EXIT_ERROR;
 		rulesconf_policy_print_scope(pol, stdout);

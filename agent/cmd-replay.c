@@ -262,6 +262,8 @@ static void print_summary(const struct replay *rp, const struct traffic_snapshot
 	print_reasons(c, true);
 	printf("not dns: %" PRIu64 ";", c->ignored);
 	print_reasons(c, false);
+	if (c->duplicates)
+		printf("copies on another interface (stacked devices), counted once: %" PRIu64 "\n", c->duplicates);
 	if (c->bad_records)
 		printf("messages with a malformed record after the question: %" PRIu64 "\n", c->bad_records);
 	print_sources("top sources", s->sources, s->n_sources, s->sources_distinct, s->sources_suppressed,
@@ -286,7 +288,7 @@ static int replay_packet(struct replay *rp, const struct pcap_pkthdr *h, const u
 		traffic_add_error(rp->traffic, e);
 		return 0;
 	}
-	traffic_add(rp->traffic, &rp->pkt, &ts);
+	traffic_add(rp->traffic, &rp->pkt, &ts, 0);
 	if (rp->format == REPLAY_JSONL)
 		return print_jsonl(&rp->pkt, &ts);
 	return 0;

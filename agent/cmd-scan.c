@@ -367,6 +367,7 @@ static int scan_report(const struct listener_set *s, bool json)
 {
 	struct scan_counts c = scan_count(s);
 	char *verdict = verdict_text(&c);
+	size_t unfiltered = 0;
 	int r;
 
 	if (!verdict)
@@ -387,7 +388,21 @@ static int scan_report(const struct listener_set *s, bool json)
 	free(verdict);
 	if (r < 0)
 		return r;
-	return c.public ? EXIT_ATTENTION : EXIT_OK;
+	/* Public behind a link of its own: the host's rule cannot reach it. */
+	for (size_t i = 0; i < s->n; i++) {
+		const struct listener *l = &s->items[i];
+		char addr[INET6_ADDRSTRLEN], *ns = l->unfiltered ? netns_label(l->netns) : NULL;
+		char *via = l->unfiltered ? esc(l->via) : NULL;
+
+		unfiltered += l->unfiltered;
+		if (ns && via && !json)
+			printf("unfiltered: %s %s:%u in namespace %s has a link of its own (%s): the host's rule "
+			       "cannot refuse what reaches it\n", listener_proto_to_string(l->proto),
+			       listener_addr_to_string(l, addr, sizeof(addr)), l->port, ns, via);
+		free(ns);
+		free(via);
+	}
+	return c.public || unfiltered ? EXIT_ATTENTION : EXIT_OK;
 }
 
 static const struct cli_option scan_options[] = {

@@ -32,6 +32,7 @@ static const struct key_def keys[_CONFIG_KEY_MAX] = {
 	[CONFIG_RULES_PROTOCOLS] = { "rules", "protocols", "udp", false },
 	[CONFIG_RULES_ALLOW] = { "rules", "allow", "", true },
 	[CONFIG_RULES_EXEMPT_INTERFACES] = { "rules", "exempt_interfaces", "", true },
+	[CONFIG_RULES_INTERNAL_INTERFACES] = { "rules", "internal_interfaces", "auto", false },
 	[CONFIG_RULES_KEEP_ON_STOP] = { "rules", "keep_on_stop", "yes", false },
 	[CONFIG_RULES_POLICY_FILE] = { "rules", "policy_file", "", false },
 	[CONFIG_RULES_TABLE_OWNER] = { "rules", "table_owner", "yes", false },
@@ -438,6 +439,23 @@ static int parse_key(struct config *c, enum config_key k, const char *v, bool ap
 	}
 	case CONFIG_RULES_EXEMPT_INTERFACES:
 		return parse_ifnames(c, v, append, false, &c->exempt_interfaces, &c->n_exempt_interfaces, msg, ml);
+	case CONFIG_RULES_INTERNAL_INTERFACES:
+		if (*v == '\0') {
+			snprintf(msg, ml, "expected auto, none or interface names");
+			return -EINVAL;
+		}
+		if (strcmp(v, "auto") == 0 || strcmp(v, "none") == 0) {
+			free_strv(c->internal_interfaces, c->n_internal_interfaces);
+			c->internal_interfaces = NULL;
+			c->n_internal_interfaces = 0;
+			c->internal_mode = strcmp(v, "none") == 0 ? CONFIG_INTERNAL_NONE : CONFIG_INTERNAL_AUTO;
+			return 0;
+		}
+		r = parse_ifnames(c, v, false, false, &c->internal_interfaces, &c->n_internal_interfaces,
+				  msg, ml);
+		if (r == 0)
+			c->internal_mode = CONFIG_INTERNAL_LIST;
+		return r;
 	case CONFIG_RULES_KEEP_ON_STOP:
 		return parse_bool(v, &c->keep_on_stop, msg, ml);
 	case CONFIG_RULES_POLICY_FILE:
@@ -486,6 +504,7 @@ void config_free(struct config *c)
 		return;
 	free(c->allow);
 	free_strv(c->exempt_interfaces, c->n_exempt_interfaces);
+	free_strv(c->internal_interfaces, c->n_internal_interfaces);
 	free(c->policy_file);
 	free_strv(c->capture_interfaces, c->n_capture_interfaces);
 	free(c->status_file);
@@ -915,6 +934,10 @@ out:
 	}
 	case CONFIG_RULES_EXEMPT_INTERFACES:
 		return join_strv(c->exempt_interfaces, c->n_exempt_interfaces, "");
+	case CONFIG_RULES_INTERNAL_INTERFACES:
+		if (c->internal_mode == CONFIG_INTERNAL_LIST)
+			return join_strv(c->internal_interfaces, c->n_internal_interfaces, "none");
+		return strdup(c->internal_mode == CONFIG_INTERNAL_NONE ? "none" : "auto");
 	case CONFIG_RULES_KEEP_ON_STOP:
 		return strdup(c->keep_on_stop ? "yes" : "no");
 	case CONFIG_RULES_POLICY_FILE:

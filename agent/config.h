@@ -19,6 +19,13 @@ enum agent_mode {
 #define CONFIG_PROTO_UDP 0x1u
 #define CONFIG_PROTO_TCP 0x2u
 
+/* [rules] internal_interfaces: which interfaces' DNS the cloud never sees. */
+enum config_internal {
+	CONFIG_INTERNAL_AUTO,           /* as classified: bridges without a NIC port, veths, ... */
+	CONFIG_INTERNAL_NONE,
+	CONFIG_INTERNAL_LIST,           /* the names in internal_interfaces ("X*" prefixes) */
+};
+
 /* Every key, in the order check-config prints them. */
 enum config_key {
 	CONFIG_AGENT_MODE,
@@ -28,6 +35,7 @@ enum config_key {
 	CONFIG_RULES_PROTOCOLS,
 	CONFIG_RULES_ALLOW,
 	CONFIG_RULES_EXEMPT_INTERFACES,
+	CONFIG_RULES_INTERNAL_INTERFACES,
 	CONFIG_RULES_KEEP_ON_STOP,
 	CONFIG_RULES_POLICY_FILE,
 	CONFIG_RULES_TABLE_OWNER,
@@ -58,6 +66,9 @@ struct config {
 	size_t n_allow;
 	char **exempt_interfaces;
 	size_t n_exempt_interfaces;
+	enum config_internal internal_mode;
+	char **internal_interfaces;     /* CONFIG_INTERNAL_LIST only */
+	size_t n_internal_interfaces;
 	bool keep_on_stop;
 	char *policy_file;              /* NULL when unset */
 	bool table_owner;               /* own the table where the kernel can keep it */

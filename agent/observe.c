@@ -10,6 +10,7 @@
 #include "capture.h"
 #include "daemon.h"
 #include "dns.h"
+#include "links.h"
 #include "listeners.h"
 #include "report.h"
 #include "ruleset.h"
@@ -33,6 +34,46 @@ static void capture_epoll(struct daemon *d, int op)
 	}
 }
 
+/* d->capture_missing: the interfaces not captured, comma-separated. */
+static void note_missing(struct daemon *d)
+{
+	size_t used = 0, n = d->capture ? capture_n_missing(d->capture) : 0;
+
+	d->capture_missing[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		int w = snprintf(d->capture_missing + used, sizeof(d->capture_missing) - used, "%s%s",
+				 i ? "," : "", capture_missing_ifname(d->capture, i));
+
+		if (w < 0 || (size_t)w >= sizeof(d->capture_missing) - used)
+			break;
+		used += (size_t)w;
+	}
+	d->capture_degraded = !d->capture || n > 0;
+	if (n)
+		snprintf(d->capture_error, sizeof(d->capture_error), "%s", capture_missing_error(d->capture, 0));
+	else if (d->capture)
+		d->capture_error[0] = '\0';
+}
+
+static void log_started(const struct daemon *d, size_t i)
+{
+	log_info("capture_started", LOG_STR("interface", capture_ifname(d->capture, i)),
+		 LOG_UINT("handles", capture_n_handles(d->capture)),
+		 LOG_STR("filter", capture_filter(d->capture, i)),
+		 LOG_STR("kernel_filter", capture_filter_in_kernel(d->capture, i) ? "yes" : "no"),
+		 LOG_UINT("buffer_bytes", d->config->capture_buffer_size));
+}
+
+/* One event per interface that is not captured: the others are. */
+static void log_missing(const struct daemon *d, size_t from)
+{
+	for (size_t i = from; i < capture_n_missing(d->capture); i++)
+		log_warning("capture_degraded", LOG_STR("interface", capture_missing_ifname(d->capture, i)),
+			    LOG_STR("error", capture_missing_error(d->capture, i)),
+			    LOG_STR("effect", "no traffic reports from this interface; the others are captured, "
+				    "it is tried again at each rescan; enforcement goes on"));
+}
+
 static void open_capture(struct daemon *d)
 {
 	const struct config *c = d->config;
@@ -41,6 +82,7 @@ static void open_capture(struct daemon *d)
 		.n_interfaces = c->n_capture_interfaces,
 		.buffer_size = c->capture_buffer_size,
 		.responses = c->capture_responses,
+		.partial = true,
 	};
 	char err[CAPTURE_ERRBUF_SIZE] = "";
 	int r;
@@ -49,19 +91,41 @@ static void open_capture(struct daemon *d)
 	if (r < 0) {
 		d->capture = NULL;
 		d->capture_degraded = true;
+		d->capture_missing[0] = '\0';
 		snprintf(d->capture_error, sizeof(d->capture_error), "%s", err[0] ? err : strerror(-r));
 		log_warning("capture_degraded", LOG_STR("error", d->capture_error),
 			    LOG_STR("effect", "no traffic reports; enforcement goes on"));
 		return;
 	}
-	d->capture_degraded = false;
-	d->capture_error[0] = '\0';
 	d->capture_drops_reported = 0;
+	note_missing(d);
 	capture_epoll(d, EPOLL_CTL_ADD);
-	log_info("capture_started", LOG_STR("interface", capture_ifname(d->capture, 0)),
-		 LOG_UINT("handles", capture_n_handles(d->capture)),
-		 LOG_STR("filter", capture_filter(d->capture, 0)),
-		 LOG_UINT("buffer_bytes", c->capture_buffer_size));
+	for (size_t i = 0; i < capture_n_handles(d->capture); i++)
+		log_started(d, i);
+	log_missing(d, 0);
+}
+
+/* A configured interface that appeared since is captured from now on. */
+static void retry_capture(struct daemon *d)
+{
+	char err[CAPTURE_ERRBUF_SIZE] = "";
+	size_t before;
+	int r;
+
+	if (!d->capture || capture_n_missing(d->capture) == 0)
+		return;
+	before = capture_n_handles(d->capture);
+	r = capture_retry(d->capture, err, sizeof(err));
+	for (size_t i = before; i < capture_n_handles(d->capture); i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = capture_fd(d->capture, i) };
+
+		(void)epoll_ctl(d->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+		log_started(d, i);
+	}
+	if (r < 0)
+		log_warning("capture_degraded", LOG_STR("error", err),
+			    LOG_STR("effect", "missing interfaces stay missing; enforcement goes on"));
+	note_missing(d);
 }
 
 static void close_capture(struct daemon *d)
@@ -105,33 +169,52 @@ static void on_query(struct daemon *d, const struct dns_packet *p)
 	enforce_start(d, "inbound query from a source that is not allowlisted", trigger);
 }
 
-static void log_recursion(const struct traffic_recursion *r)
+static void log_recursion(struct daemon *d, const struct traffic_recursion *r)
 {
+	d->recursion_offered_last = time(NULL);
 	log_warning("recursion_offered", LOG_STR("querier", r->querier_text), LOG_UINT("querier_port", r->querier_port),
 		    LOG_STR("server", r->server_text), LOG_STR("qname", r->qname),
 		    LOG_STR("qtype", dns_type_to_string(r->qtype)),
 		    LOG_STR("meaning", "this host answers recursive queries for others"));
 }
 
+/* The kernel rule's definition of "ours", from the interface table. */
+static bool host_internal(const void *ctx, uint32_t ifindex)
+{
+	return links_internal(ctx, ifindex);
+}
+
+static bool host_local_addr(const void *ctx, int family, const uint8_t *addr)
+{
+	return links_local_addr(ctx, family, addr);
+}
+
 static void on_packet(const struct capture_packet *pkt, void *userdata)
 {
 	struct daemon *d = userdata;
+	const struct traffic_host host = { .internal = host_internal, .local_addr = host_local_addr, .ctx = d->links };
 	struct dns_packet p;
 	enum dns_error e;
-	unsigned notes;
+	unsigned flags, notes;
 
 	e = dns_parse_packet(pkt->linktype, pkt->data, pkt->caplen, &p);
 	if (e != DNS_OK) {
 		traffic_add_error(d->traffic, e);
 		return;
 	}
-	notes = traffic_add(d->traffic, &p, &pkt->ts);
+	if (p.ifindex == 0 && pkt->ifindex <= INT32_MAX)
+		p.ifindex = (int32_t)pkt->ifindex;
+	/* Without an interface table every packet counts, as before one. */
+	flags = traffic_classify(d->links ? &host : NULL, &p);
+	notes = traffic_add(d->traffic, &p, &pkt->ts, flags);
+	if ((flags & TRAFFIC_PKT_FOREIGN) || (notes & TRAFFIC_NOTE_DUPLICATE))
+		return;
 	if (!p.hdr.qr && p.dport == DNS_PORT) {
 		d->queries_seen++;
 		on_query(d, &p);
 	}
 	if ((notes & TRAFFIC_NOTE_RECURSION_OFFERED) && traffic_recursion(d->traffic))
-		log_recursion(traffic_recursion(d->traffic));
+		log_recursion(d, traffic_recursion(d->traffic));
 }
 
 void observe_on_fd(struct daemon *d, int fd)
@@ -141,13 +224,21 @@ void observe_on_fd(struct daemon *d, int fd)
 	for (size_t i = 0; d->capture && i < capture_n_handles(d->capture); i++) {
 		if (capture_fd(d->capture, i) != fd)
 			continue;
-		if (capture_dispatch(d->capture, i, CAPTURE_BLOCKS_PER_WAKEUP, on_packet, d, err, sizeof(err)) < 0) {
-			snprintf(d->capture_error, sizeof(d->capture_error), "%s", err);
-			log_warning("capture_degraded", LOG_STR("error", err),
-				    LOG_STR("effect", "capture stopped; enforcement goes on"));
-			close_capture(d);
-			d->capture_degraded = true;
+		if (capture_dispatch(d->capture, i, CAPTURE_BLOCKS_PER_WAKEUP, on_packet, d, err, sizeof(err)) >= 0)
+			return;
+		log_warning("capture_degraded", LOG_STR("interface", capture_ifname(d->capture, i)),
+			    LOG_STR("error", err),
+			    LOG_STR("effect", d->config->n_capture_interfaces
+				    ? "capture on this interface stopped, tried again at each rescan; enforcement goes on"
+				    : "capture stopped; enforcement goes on"));
+		(void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
+		if (d->config->n_capture_interfaces && capture_close_handle(d->capture, i, err) == 0) {
+			note_missing(d);
+			return;
 		}
+		snprintf(d->capture_error, sizeof(d->capture_error), "%s", err);
+		close_capture(d);
+		d->capture_degraded = true;
 		return;
 	}
 }
@@ -178,6 +269,8 @@ static void log_listener(const char *event, const struct listener *l)
 
 	if (l->exposure == LISTENER_PUBLIC && (!l->netns || l->netns->self) && strcmp(event, "listener_found") == 0)
 		level = LOG_LEVEL_WARNING;
+	if (strcmp(event, "listener_unfiltered") == 0)
+		level = LOG_LEVEL_WARNING;
 	log_event(level, event, LOG_STR("proto", listener_proto_to_string(l->proto)),
 		  LOG_STR("addr", listener_addr_to_string(l, addr, sizeof(addr))), LOG_UINT("port", l->port),
 		  LOG_STR("exposure", exposure_text(l)), LOG_STR("via", l->via),
@@ -199,6 +292,10 @@ static void on_added(const struct listener *l, void *userdata)
 	struct diff_ctx *x = userdata;
 
 	log_listener("listener_found", l);
+	/* Public in a namespace with a link of its own: the table in the
+	 * host's namespace never sees its traffic. */
+	if (l->unfiltered)
+		log_listener("listener_unfiltered", l);
 	if (!x->first_public && l->exposure == LISTENER_PUBLIC && (!l->netns || l->netns->self))
 		x->first_public = l;
 }
@@ -212,9 +309,11 @@ static void on_removed(const struct listener *l, void *userdata)
 static void count_listeners(struct daemon *d)
 {
 	d->listeners_public = d->listeners_local = d->listeners_bridge = d->listeners_namespaced = 0;
+	d->listeners_unfiltered = 0;
 	for (size_t i = 0; d->listeners && i < d->listeners->n; i++) {
 		const struct listener *l = &d->listeners->items[i];
 
+		d->listeners_unfiltered += l->unfiltered;
 		if (l->netns && !l->netns->self)
 			d->listeners_namespaced++;
 		else if (l->exposure == LISTENER_PUBLIC)
@@ -236,6 +335,7 @@ static void rescan(struct daemon *d)
 
 	o.namespaces = d->config->namespaces;
 	d->next_rescan_ms = d->now_ms + d->config->rescan_interval * 1000ull;
+	retry_capture(d);
 	r = listeners_scan(&o, &s);
 	if (r < 0) {
 		log_warning("listener_scan_failed", LOG_STR("error", strerror(-r)));

@@ -2,11 +2,13 @@
 #include "rulesconf.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "fileio.h"
+#include "links.h"
 #include "log.h"
 #include "ruleset.h"
 #include "sgpolicy.h"
@@ -182,4 +184,43 @@ void rulesconf_policy_print_scope(const struct rulesconf_policy *p, FILE *out)
 		fprintf(out, "# out of scope: %s\n",
 			sgpolicy_entry_format(&p->policy->entries[p->mirror->out_of_scope[i]], line,
 					      sizeof(line)));
+}
+
+/* A name nft could not quote (the kernel allows '"' and '\\' in names)
+ * stays out of the set: refused, the safe side. */
+static bool quotable(const char *name)
+{
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p <= ' ' || *p == 0x7f || *p == '"' || *p == '\\' || *p == '*')
+			return false;
+	return true;
+}
+
+int rulesconf_set_internal(const struct config *c, const struct listeners_iftable *t,
+			   struct ruleset *rs, char *errbuf, size_t errlen)
+{
+	static const enum links_select_mode modes[] = {
+		[CONFIG_INTERNAL_AUTO] = LINKS_SELECT_AUTO,
+		[CONFIG_INTERNAL_NONE] = LINKS_SELECT_NONE,
+		[CONFIG_INTERNAL_LIST] = LINKS_SELECT_LIST,
+	};
+	struct links_name *v = NULL;
+	const char **names = NULL;
+	size_t n = 0, k = 0;
+	int r;
+
+	r = links_select(t, modes[c->internal_mode], (const char *const *)c->internal_interfaces,
+			 c->n_internal_interfaces, &v, &n);
+	if (r == 0 && !(names = calloc(n + 1, sizeof(*names))))
+		r = -ENOMEM;
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (quotable(v[i].name))
+			names[k++] = v[i].name;
+	if (r == 0)
+		r = ruleset_set_internal(rs, names, k, errbuf, errlen);
+	else
+		snprintf(errbuf, errlen, "out of memory");
+	free(names);
+	free(v);
+	return r;
 }

@@ -45,3 +45,12 @@ void rulesconf_policy_print_warnings(const struct config *c, const struct rulesc
 /* For the dry run: one "# out of scope: ..." comment per entry that cannot
  * reach port 53, so the output still loads with "nft -f". */
 void rulesconf_policy_print_scope(const struct rulesconf_policy *p, FILE *out);
+
+struct listeners_iftable;
+
+/* Fills rs's set "internal" from the interfaces in t as [rules]
+ * internal_interfaces says (auto: those classified host-internal; none;
+ * or the names listed). Returns 0 or a negative errno with a reason in
+ * errbuf. */
+int rulesconf_set_internal(const struct config *c, const struct listeners_iftable *t,
+			   struct ruleset *rs, char *errbuf, size_t errlen);

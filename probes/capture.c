@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <linux/filter.h>
+#include <net/if.h>
 #include <pcap/pcap.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -11,11 +12,12 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define FILTER_MAX 256
+#define FILTER_MAX 512
 
 struct capture_handle {
 	pcap_t *pcap;
 	char *ifname;
+	uint32_t ifindex;               /* of a named interface; 0 on "any" */
 	int fd;
 	int linktype;
 	char filter[FILTER_MAX];
@@ -23,9 +25,19 @@ struct capture_handle {
 	struct capture_stats sum;       /* widened */
 };
 
+/* A configured interface that could not be opened (yet). */
+struct capture_missing {
+	char *ifname;
+	char *error;
+	int errnum;
+};
+
 struct capture {
 	struct capture_handle *h;
 	size_t n;
+	struct capture_missing *missing;
+	size_t n_missing;
+	struct capture_options o;       /* for retries; interfaces not kept */
 };
 
 static void set_error(char *errbuf, size_t size, const char *fmt, ...)
@@ -42,20 +54,31 @@ static void set_error(char *errbuf, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* "port 53" only looks at a transport header right after the fixed IPv6
+ * header. A query can carry a Hop-by-Hop, Routing or Destination Options
+ * header first (the kernel rule refuses it all the same), so the filter also
+ * follows one such header: its length byte says where UDP or TCP starts.
+ * Everything else still fails in the kernel before a copy. The port is at
+ * offset 0 (source) or 2 (destination) of the transport header. */
+#define EXT6_PORT(off) \
+	"(ip6[6] = 0 or ip6[6] = 43 or ip6[6] = 60) and (ip6[40] = 6 or ip6[40] = 17) and " \
+	"ip6[40 + (ip6[41] + 1) * 8 + " #off " : 2] = 53"
+
 int capture_filter_expression(const struct capture_options *o, bool any, bool direction, char *buf,
 			      size_t size)
 {
-	const char *in = direction ? "inbound and dst port 53" : "dst port 53";
-	const char *out = direction ? "outbound and src port 53" : "src port 53";
+	const char *in = direction ? "inbound and " : "";
+	const char *out = direction ? "outbound and " : "";
 	/* lo's ifindex is 1 in every namespace; without this every local
 	 * lookup through a stub resolver would be counted as a query. */
 	const char *lo = any && !o->loopback ? "not ifindex 1 and " : "";
 	int n;
 
 	if (o->responses)
-		n = snprintf(buf, size, "%s((%s) or (%s))", lo, in, out);
+		n = snprintf(buf, size, "%s((%s(dst port 53 or (" EXT6_PORT(2) "))) or (%s(src port 53 or ("
+			     EXT6_PORT(0) "))))", lo, in, out);
 	else
-		n = snprintf(buf, size, "%s%s", lo, in);
+		n = snprintf(buf, size, "%s%s(dst port 53 or (" EXT6_PORT(2) "))", lo, in);
 	return n < 0 || (size_t)n >= size ? -ENOBUFS : 0;
 }
 
@@ -230,7 +253,66 @@ static int handle_open(struct capture_handle *h, const char *name, const struct 
 		set_error(errbuf, size, "capture on %s: no selectable descriptor", name);
 		return -EIO;
 	}
+	/* Once per handle, so each packet can name its interface as SLL2
+	 * packets on "any" do. */
+	h->ifindex = any ? 0 : if_nametoindex(name);
 	return 0;
+}
+
+static void handle_close(struct capture_handle *h)
+{
+	if (h->pcap)
+		pcap_close(h->pcap);
+	free(h->ifname);
+	*h = (struct capture_handle){ .fd = -1 };
+}
+
+/* Only an interface that is not there or not up is left out: any other
+ * error (no permission, a filter refused) would hit the others too. */
+static bool is_missing(int r)
+{
+	return r == -ENODEV || r == -ENETDOWN;
+}
+
+static int missing_add(struct capture *c, const char *name, int r, const char *error)
+{
+	struct capture_missing *m = &c->missing[c->n_missing];
+
+	m->ifname = strdup(name);
+	m->error = strdup(error);
+	m->errnum = r;
+	if (!m->ifname || !m->error) {
+		free(m->ifname);
+		free(m->error);
+		return -ENOMEM;
+	}
+	c->n_missing++;
+	return 0;
+}
+
+static void missing_free(struct capture_missing *m)
+{
+	free(m->ifname);
+	free(m->error);
+}
+
+/* Opens name as the next handle; a missing interface goes to the missing
+ * list when c->o.partial allows it. */
+static int capture_add(struct capture *c, const char *name, char *errbuf, size_t size)
+{
+	char err[CAPTURE_ERRBUF_SIZE] = "";
+	int r;
+
+	r = handle_open(&c->h[c->n], name, &c->o, err, sizeof(err));
+	if (r == 0) {
+		c->n++;
+		return 0;
+	}
+	handle_close(&c->h[c->n]);
+	if (c->o.partial && is_missing(r))
+		return missing_add(c, name, r, err);
+	set_error(errbuf, size, "%s", r == -ENOMEM ? "capture: out of memory" : err);
+	return r;
 }
 
 int capture_open(const struct capture_options *o, struct capture **ret, char *errbuf, size_t errbuf_size)
@@ -242,16 +324,17 @@ int capture_open(const struct capture_options *o, struct capture **ret, char *er
 	int r = 0;
 
 	c = calloc(1, sizeof(*c));
-	if (!c || !(c->h = calloc(n, sizeof(*c->h)))) {
-		free(c);
+	if (!c || !(c->h = calloc(n, sizeof(*c->h))) || !(c->missing = calloc(n, sizeof(*c->missing)))) {
+		capture_free(c);
 		set_error(errbuf, errbuf_size, "capture: out of memory");
 		return -ENOMEM;
 	}
-	for (; c->n < n && r >= 0; c->n++)
-		r = handle_open(&c->h[c->n], names[c->n], o, errbuf, errbuf_size);
+	c->o = *o;
+	c->o.interfaces = NULL;
+	c->o.partial = o->partial && o->n_interfaces > 0;
+	for (size_t i = 0; i < n && r >= 0; i++)
+		r = capture_add(c, names[i], errbuf, errbuf_size);
 	if (r < 0) {
-		if (r == -ENOMEM)
-			set_error(errbuf, errbuf_size, "capture: out of memory");
 		capture_free(c);
 		return r;
 	}
@@ -263,13 +346,71 @@ void capture_free(struct capture *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->n; i++) {
-		if (c->h[i].pcap)
-			pcap_close(c->h[i].pcap);
-		free(c->h[i].ifname);
-	}
+	for (size_t i = 0; c->h && i < c->n; i++)
+		handle_close(&c->h[i]);
+	for (size_t i = 0; c->missing && i < c->n_missing; i++)
+		missing_free(&c->missing[i]);
 	free(c->h);
+	free(c->missing);
 	free(c);
+}
+
+size_t capture_n_missing(const struct capture *c)
+{
+	return c->n_missing;
+}
+
+const char *capture_missing_ifname(const struct capture *c, size_t i)
+{
+	return i < c->n_missing ? c->missing[i].ifname : NULL;
+}
+
+const char *capture_missing_error(const struct capture *c, size_t i)
+{
+	return i < c->n_missing ? c->missing[i].error : NULL;
+}
+
+int capture_retry(struct capture *c, char *errbuf, size_t errbuf_size)
+{
+	size_t n = c->n_missing, before = c->n;
+	struct capture_missing *old;
+	int r = 0;
+
+	if (n == 0)
+		return 0;
+	old = calloc(n, sizeof(*old));
+	if (!old) {
+		set_error(errbuf, errbuf_size, "capture: out of memory");
+		return -ENOMEM;
+	}
+	/* Each missing name is tried once; those still missing come back. */
+	memcpy(old, c->missing, n * sizeof(*old));
+	memset(c->missing, 0, n * sizeof(*old));
+	c->n_missing = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (r >= 0)
+			r = capture_add(c, old[i].ifname, errbuf, errbuf_size);
+		if (r < 0 && c->n_missing < n && missing_add(c, old[i].ifname, old[i].errnum, old[i].error) < 0)
+			r = -ENOMEM;
+		missing_free(&old[i]);
+	}
+	free(old);
+	return r < 0 ? r : (int)(c->n - before);
+}
+
+int capture_close_handle(struct capture *c, size_t i, const char *error)
+{
+	struct capture_handle h;
+	int r;
+
+	if (i >= c->n)
+		return -EINVAL;
+	h = c->h[i];
+	memmove(&c->h[i], &c->h[i + 1], (c->n - i - 1) * sizeof(c->h[0]));
+	c->n--;
+	r = c->o.partial ? missing_add(c, h.ifname, -ENODEV, error ? error : "capture stopped") : 0;
+	handle_close(&h);
+	return r;
 }
 
 size_t capture_n_handles(const struct capture *c)
@@ -297,6 +438,19 @@ const char *capture_filter(const struct capture *c, size_t i)
 	return i < c->n ? c->h[i].filter : NULL;
 }
 
+/* libpcap falls back to filtering in user space, after the copy, when the
+ * kernel refuses a program; the socket says which one it runs. */
+bool capture_filter_in_kernel(const struct capture *c, size_t i)
+{
+	socklen_t len = 0;
+
+	if (i >= c->n)
+		return false;
+	if (getsockopt(pcap_fileno(c->h[i].pcap), SOL_SOCKET, SO_GET_FILTER, NULL, &len) < 0)
+		return false;
+	return len > 0;
+}
+
 struct dispatch_ctx {
 	const struct capture_handle *h;
 	capture_handler_t handler;
@@ -313,6 +467,7 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *hdr, const u_char 
 		.caplen = hdr->caplen,
 		.len = hdr->len,
 		.ifname = d->h->ifname,
+		.ifindex = d->h->ifindex,
 	};
 
 	d->handler(&pkt, d->userdata);

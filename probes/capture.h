@@ -7,8 +7,9 @@
  * One pcap handle on "any" (link type DLT_LINUX_SLL2, so each packet names
  * its interface), or one per configured interface. The direction is part of
  * the kernel filter ("inbound and dst port 53", plus "outbound and src port
- * 53" when responses are wanted), so the kernel drops everything else before
- * it is copied. TPACKET_V3 rings without immediate mode (immediate mode
+ * 53" when responses are wanted, each also through one IPv6 Hop-by-Hop,
+ * Routing or Destination Options header), so the kernel drops everything
+ * else before it is copied. TPACKET_V3 rings without immediate mode (immediate mode
  * falls back to V2) and a short block timeout, so a quiet trickle of queries
  * still reaches user space within CAPTURE_TIMEOUT_DEFAULT_MS.
  *
@@ -35,6 +36,9 @@ struct capture_options {
 	unsigned snaplen;               /* 0: CAPTURE_SNAPLEN_DEFAULT */
 	bool responses;                 /* also capture outbound packets from port 53 */
 	bool loopback;                  /* on "any", keep the loopback interface (tests) */
+	/* With several interfaces: one that does not exist or is down is left
+	 * out (capture_missing_*(), capture_retry()) instead of failing all. */
+	bool partial;
 };
 
 struct capture_packet {
@@ -43,6 +47,7 @@ struct capture_packet {
 	const uint8_t *data;
 	uint32_t caplen, len;
 	const char *ifname;             /* the handle's interface ("any" or a name) */
+	uint32_t ifindex;               /* a named interface's index; 0 on "any" (SLL2 names it) */
 };
 
 typedef void (*capture_handler_t)(const struct capture_packet *pkt, void *userdata);
@@ -52,9 +57,29 @@ struct capture;
 /* Opens, activates and filters every handle. On failure returns a negative
  * errno (-EPERM without CAP_NET_RAW, -ENODEV for an unknown interface,
  * -ENETDOWN for one that is down, -EINVAL for a filter libpcap refuses,
- * -EIO otherwise) and writes one line to errbuf; nothing stays open. */
+ * -EIO otherwise) and writes one line to errbuf; nothing stays open. With
+ * o->partial, -ENODEV and -ENETDOWN of a named interface are not failures:
+ * that interface is listed as missing (all of them may be) and the rest
+ * capture. */
 int capture_open(const struct capture_options *o, struct capture **ret, char *errbuf, size_t errbuf_size);
 void capture_free(struct capture *c);
+
+/* The configured interfaces that are not captured, with the error of the
+ * last attempt (one line). */
+size_t capture_n_missing(const struct capture *c);
+const char *capture_missing_ifname(const struct capture *c, size_t i);
+const char *capture_missing_error(const struct capture *c, size_t i);
+
+/* Tries every missing interface again. Handles opened now are appended
+ * after the existing ones (their indexes do not move); returns how many, or
+ * a negative errno (with errbuf) for an error other than a missing
+ * interface, and then the names not tried stay missing. */
+int capture_retry(struct capture *c, char *errbuf, size_t errbuf_size);
+
+/* Closes handle i after a capture error (an interface deleted under it):
+ * the handles after it move down by one, and with o->partial its name
+ * becomes missing with error, to be retried. */
+int capture_close_handle(struct capture *c, size_t i, const char *error);
 
 /* Handles, each with a selectable fd for epoll (EPOLLIN). */
 size_t capture_n_handles(const struct capture *c);
@@ -63,6 +88,9 @@ const char *capture_ifname(const struct capture *c, size_t i);
 int capture_linktype(const struct capture *c, size_t i);
 /* The filter expression in use on handle i. */
 const char *capture_filter(const struct capture *c, size_t i);
+/* Whether the kernel runs handle i's filter (libpcap falls back to user
+ * space, after the copy, when the kernel refuses a program). */
+bool capture_filter_in_kernel(const struct capture *c, size_t i);
 
 /* Hands every packet ready on handle i to handler and returns their number
  * (0 when nothing was ready); never blocks. At most max_blocks ring blocks

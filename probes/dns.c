@@ -445,6 +445,8 @@ static enum dns_error parse_ipv4(const uint8_t *d, size_t len, struct dns_packet
 	if (frag & 0x1fff)
 		return DNS_ERR_FRAGMENT;
 	p->first_fragment = frag & 0x2000;
+	p->ip_len = (uint16_t)total;
+	p->ip_id = rd16(d + 4);
 	p->family = AF_INET;
 	set_ipv4(p->src, d + 12);
 	set_ipv4(p->dst, d + 16);
@@ -480,6 +482,8 @@ static enum dns_error parse_ipv6(const uint8_t *d, size_t len, struct dns_packet
 	if ((d[0] >> 4) != 6)
 		return DNS_ERR_BAD_IP_HEADER;
 	plen = rd16(d + 4);
+	p->ip_len = (uint16_t)plen;
+	p->ip_id = rd32(d) & 0xfffff;
 	if (plen != 0 && 40 + plen < len)
 		len = 40 + plen;        /* 0 is a jumbogram: keep what was captured */
 	nh = d[6];
@@ -607,6 +611,8 @@ enum dns_error dns_parse_packet_notext(int linktype, const uint8_t *data, size_t
 	ret->ifindex = 0;
 	ret->pkttype = DNS_PKTTYPE_UNKNOWN;
 	ret->first_fragment = false;
+	ret->ip_len = 0;
+	ret->ip_id = 0;
 	return parse_link(linktype, data, len, ret);
 }
 

@@ -116,12 +116,14 @@ enum {
 
 struct dns_packet {
 	/* link */
-	int32_t ifindex;        /* SLL2 only; 0 when unknown */
+	int32_t ifindex;        /* SLL2 only; 0 when unknown (a caller may fill it) */
 	int16_t pkttype;        /* SLL/SLL2 packet type or DNS_PKTTYPE_UNKNOWN */
 	/* network */
 	uint8_t family;         /* AF_INET or AF_INET6 */
 	uint8_t src[16], dst[16];       /* IPv4 in the first 4 bytes */
 	bool first_fragment;    /* parsed from the first of several fragments */
+	uint16_t ip_len;        /* IPv4 total length, IPv6 payload length */
+	uint32_t ip_id;         /* IPv4 identification, IPv6 flow label */
 	/* transport */
 	uint8_t proto;          /* IPPROTO_UDP or IPPROTO_TCP */
 	uint16_t sport, dport;

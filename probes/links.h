@@ -44,3 +44,35 @@ bool links_local_addr(const struct links *l, int family, const uint8_t *addr);
 
 /* The current table (for classification and check-config). */
 const struct listeners_iftable *links_table(const struct links *l);
+
+/* ---- additions: classification for the ruleset and check-config ---- */
+
+struct links_name {
+	uint32_t ifindex;
+	char name[IF_NAMESIZE];
+};
+
+/* A links object over a fixed table (copied), with no socket: links_fd()
+ * is -1 and links_process() changes nothing. For tests and one-shot use. */
+int links_new_from_table(const struct listeners_iftable *t, struct links **ret);
+
+/* The internal interfaces of the current table, sorted by name. Valid
+ * until the next links_process(). */
+const struct links_name *links_internal_names(const struct links *l, size_t *ret_n);
+
+enum links_select_mode {
+	LINKS_SELECT_AUTO,      /* the interfaces classified host-internal */
+	LINKS_SELECT_NONE,      /* none */
+	LINKS_SELECT_LIST,      /* the interfaces whose names match a pattern */
+};
+
+/* The interfaces of t that belong in the ruleset's "internal" set, sorted
+ * by name without duplicates; loopback never (it has its own rule).
+ * Patterns are names, "X*" for a prefix. *ret (free() it) and *ret_n are
+ * set only on success. */
+int links_select(const struct listeners_iftable *t, enum links_select_mode mode,
+		 const char *const *patterns, size_t n_patterns, struct links_name **ret,
+		 size_t *ret_n);
+
+/* Whether an interface name matches a pattern as nft's iifname does. */
+bool links_name_matches(const char *pattern, const char *name);

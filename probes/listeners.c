@@ -401,7 +401,7 @@ static struct nlmsghdr *rtnl_dump_req(char *buf, uint16_t type, size_t hdrlen, u
 	return nlh;
 }
 
-static int iftable_dump(struct listeners_iftable *t)
+int listeners_iftable_dump(struct listeners_iftable *t)
 {
 	char buf[128];
 	struct ift_ctx c = { .t = t };
@@ -444,18 +444,46 @@ static bool kind_virtual(const char *kind)
 	return false;
 }
 
-bool listeners_iface_virtual(const struct listeners_iftable *t, const struct listeners_iface *i)
+bool listeners_iface_explain(const struct listeners_iftable *t, const struct listeners_iface *i,
+			     char *why, size_t len)
 {
-	if (i->loopback || !kind_virtual(i->kind))
+	char buf[1];
+
+	if (!why || len == 0) {
+		why = buf;
+		len = sizeof(buf);
+	}
+	if (i->loopback) {
+		snprintf(why, len, "loopback");
 		return false;
-	if (strcmp(i->kind, "bridge") != 0)
+	}
+	if (!i->kind[0]) {
+		snprintf(why, len, "a NIC (no virtual kind)");
+		return false;
+	}
+	if (!kind_virtual(i->kind)) {
+		snprintf(why, len, "kind %s puts its traffic on a physical link", i->kind);
+		return false;
+	}
+	if (strcmp(i->kind, "bridge") != 0) {
+		snprintf(why, len, "kind %s exists only inside the host", i->kind);
 		return true;
+	}
 	/* A bridge with a NIC (or a bond or vlan of one) among its ports is
 	 * the host's LAN presence, as on hypervisors bridging eth0. */
 	for (size_t k = 0; k < t->n_ifaces; k++)
-		if (t->ifaces[k].master == i->ifindex && !kind_virtual(t->ifaces[k].kind))
+		if (t->ifaces[k].master == i->ifindex && !kind_virtual(t->ifaces[k].kind)) {
+			snprintf(why, len, "bridge with port %s (%s)", t->ifaces[k].name,
+				 t->ifaces[k].kind[0] ? t->ifaces[k].kind : "a NIC");
 			return false;
+		}
+	snprintf(why, len, "bridge with only virtual ports");
 	return true;
+}
+
+bool listeners_iface_virtual(const struct listeners_iftable *t, const struct listeners_iface *i)
+{
+	return listeners_iface_explain(t, i, NULL, 0);
 }
 
 static const struct listeners_iface *iftable_by_index(const struct listeners_iftable *t, uint32_t ifindex)
@@ -562,6 +590,49 @@ static void classify_new(struct listener_set *s, size_t from, const struct liste
 	}
 }
 
+/* A link of its own: outside traffic can reach the namespace through it
+ * without crossing the host's prerouting hook (macvlan, ipvlan, a moved
+ * NIC, a vlan, a bridge with such a port). */
+static const struct listeners_iface *own_link(const struct listeners_iftable *t)
+{
+	for (size_t i = 0; i < t->n_ifaces; i++)
+		if (!t->ifaces[i].loopback && !listeners_iface_virtual(t, &t->ifaces[i]))
+			return &t->ifaces[i];
+	return NULL;
+}
+
+bool listeners_unfiltered(const struct listeners_iftable *t, const struct listener *l,
+			  const struct listeners_iface **ret_link)
+{
+	const struct listeners_iface *link = NULL;
+
+	if (l->exposure != LISTENER_PUBLIC)
+		return false;
+	if (l->via[0]) {
+		for (size_t i = 0; i < t->n_ifaces && !link; i++)
+			if (strncmp(t->ifaces[i].name, l->via, sizeof(l->via)) == 0 &&
+			    !listeners_iface_virtual(t, &t->ifaces[i]))
+				link = &t->ifaces[i];
+	} else {
+		link = own_link(t);
+	}
+	if (link && ret_link)
+		*ret_link = link;
+	return link != NULL;
+}
+
+static void mark_unfiltered(struct listener_set *s, size_t from, const struct listeners_iftable *t)
+{
+	for (size_t k = from; k < s->n; k++) {
+		struct listener *l = &s->items[k];
+		const struct listeners_iface *link;
+
+		l->unfiltered = listeners_unfiltered(t, l, &link);
+		if (l->unfiltered && !l->via[0])
+			memcpy(l->via, link->name, sizeof(l->via));
+	}
+}
+
 /* Runs inside the namespace: dumps, then classifies against the same
  * namespace's interfaces (read only when something listens). */
 static int scan_one(const struct netns_entry *e, void *userdata)
@@ -589,8 +660,10 @@ static int scan_one(const struct netns_entry *e, void *userdata)
 	sc->ns->n_listeners = sc->set->n - from;
 	if (sc->set->n == from)
 		return 0;
-	r = iftable_dump(&t);
+	r = listeners_iftable_dump(&t);
 	classify_new(sc->set, from, &t);
+	if (!sc->ns->self)
+		mark_unfiltered(sc->set, from, &t);
 	listeners_iftable_clear(&t);
 	return r;
 }

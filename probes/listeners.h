@@ -135,6 +135,25 @@ enum listener_exposure listeners_classify(const struct listeners_iftable *t, uin
  * ports is a plain or physical-backed device. */
 bool listeners_iface_virtual(const struct listeners_iftable *t, const struct listeners_iface *i);
 
+/* The same decision, with the reason as one short phrase in why (e.g.
+ * "bridge with port eth1 (a NIC)"); why may be NULL. */
+bool listeners_iface_explain(const struct listeners_iftable *t, const struct listeners_iface *i,
+			     char *why, size_t len);
+
+/* Dumps the caller's namespace's interfaces and addresses (rtnetlink,
+ * RTM_GETLINK and RTM_GETADDR) into t, which must be empty; on failure t
+ * may hold part of the dump and must still be cleared. */
+int listeners_iftable_dump(struct listeners_iftable *t);
+
+/* Whether a public listener of another namespace with interfaces t is out
+ * of the host rule's reach: the interface it is reached by (l->via), or
+ * for a wildcard any interface of the namespace, is a link of its own (not
+ * host-internal by listeners_iface_virtual(), not loopback), through which
+ * outside traffic arrives without crossing the host's prerouting hook.
+ * *ret_link, when not NULL, is set to that link. Pure. */
+bool listeners_unfiltered(const struct listeners_iftable *t, const struct listener *l,
+			  const struct listeners_iface **ret_link);
+
 const char *listener_exposure_to_string(enum listener_exposure e);
 const char *listener_proto_to_string(uint8_t proto);
 

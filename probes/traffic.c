@@ -440,6 +440,13 @@ struct pending_table {
 	struct pending_bucket *b;
 };
 
+/* One recently counted packet; key 0 marks a free slot. */
+struct dup_slot {
+	uint64_t key;
+	uint32_t ts;                    /* milliseconds modulo 2^32 */
+	uint32_t ifindex;
+};
+
 /* ---- the accountant ------------------------------------------------- */
 
 /* The names table is keyed by a 64-bit hash of the case-folded name (two
@@ -479,6 +486,7 @@ struct traffic {
 	uint64_t mask4[2], mask6[2];    /* of the network prefixes */
 	struct hll hll_sources, hll_networks, hll_qnames;
 	struct pending_table pending;
+	struct dup_slot dup[TRAFFIC_DUP_SLOTS];
 	uint64_t *qtypes;               /* N_QTYPES counters of this interval */
 	uint64_t named_queries;         /* queries with a question, this interval */
 	struct traffic_counters cur, total;
@@ -947,7 +955,60 @@ static unsigned add_response(struct traffic *t, const struct dns_packet *p, cons
 	return TRAFFIC_NOTE_RECURSION_OFFERED;
 }
 
-unsigned traffic_add(struct traffic *t, const struct dns_packet *p, const struct timespec *ts)
+/* ---- whose packet, and was it counted already ------------------------ */
+
+unsigned traffic_classify(const struct traffic_host *h, const struct dns_packet *p)
+{
+	uint32_t ifindex = p->ifindex > 0 ? (uint32_t)p->ifindex : 0;
+
+	if (!h || !h->internal || !h->local_addr)
+		return 0;
+	if (ifindex == TRAFFIC_LOOPBACK_IFINDEX || (ifindex && h->internal(h->ctx, ifindex)))
+		return TRAFFIC_PKT_FOREIGN;
+	/* A query must be addressed to the host; an answer must come from it. */
+	if (!h->local_addr(h->ctx, p->family, p->hdr.qr ? p->src : p->dst))
+		return TRAFFIC_PKT_FOREIGN;
+	return 0;
+}
+
+/* Everything that is the same in two copies of one packet, and little that
+ * two different packets share: the IP ID (or flow label) and length tell a
+ * retransmission from a copy. */
+static uint64_t dup_key(const struct dns_packet *p)
+{
+	uint64_t a = word(p->src) * K1 ^ rotl(word(p->src + 8) * K2, 31);
+	uint64_t b = word(p->dst) * K2 ^ rotl(word(p->dst + 8) * K3, 29);
+	uint64_t c = (uint64_t)p->sport | (uint64_t)p->dport << 16 | (uint64_t)p->hdr.id << 32 |
+		     (uint64_t)p->family << 48 | (uint64_t)p->proto << 56;
+	uint64_t e = (uint64_t)p->ip_id | (uint64_t)p->ip_len << 32 | (uint64_t)p->hdr.flags << 48;
+	uint64_t k = mix64(a ^ rotl(b, 17) ^ rotl(c * K3, 43) ^ rotl(e * K1, 7));
+
+	return k ? k : 1;
+}
+
+static bool dup_seen(struct traffic *t, const struct dns_packet *p, uint32_t now)
+{
+	uint32_t ifindex = p->ifindex > 0 ? (uint32_t)p->ifindex : 0;
+	uint64_t key;
+	struct dup_slot *s;
+	int32_t age;
+
+	if (ifindex == 0)
+		return false;
+	key = dup_key(p);
+	s = &t->dup[key & (TRAFFIC_DUP_SLOTS - 1)];
+	age = (int32_t)(now - s->ts);
+	/* Two handles deliver in their own order: the copy may carry the
+	 * earlier timestamp. */
+	if (age < 0)
+		age = -age;
+	if (s->key == key && s->ifindex != ifindex && (uint32_t)age <= TRAFFIC_DUP_WINDOW_MS)
+		return true;
+	*s = (struct dup_slot){ .key = key, .ts = now, .ifindex = ifindex };
+	return false;
+}
+
+unsigned traffic_add(struct traffic *t, const struct dns_packet *p, const struct timespec *ts, unsigned flags)
 {
 	uint32_t now = ts_ms(ts);
 
@@ -956,6 +1017,14 @@ unsigned traffic_add(struct traffic *t, const struct dns_packet *p, const struct
 		t->started = true;
 	}
 	t->cur.packets++;
+	if (flags & TRAFFIC_PKT_FOREIGN) {
+		t->cur.foreign++;
+		return 0;
+	}
+	if (dup_seen(t, p, now)) {
+		t->cur.duplicates++;
+		return TRAFFIC_NOTE_DUPLICATE;
+	}
 	if (p->rr_error != DNS_OK)
 		t->cur.bad_records++;
 	if (p->hdr.qr)

@@ -14,7 +14,10 @@
  * taken, distinct counts are HyperLogLog estimates (4 KiB each, ~1.6%), and
  * queries waiting for an answer sit in a set-associative table, known by a
  * 64-bit fingerprint of addresses, ports, transport and DNS id, whose
- * evictions count as unanswered. With the defaults all of it takes about
+ * evictions count as unanswered. A packet seen again on another interface
+ * within TRAFFIC_DUP_WINDOW_MS (stacked devices: macvlan, ipvlan or VLAN
+ * over a lower device, bond slaves, bridge ports) is counted once: see
+ * traffic_add(). With the defaults all of it takes about
  * 4 MiB and stays under TRAFFIC_MEMORY_MAX whatever the traffic;
  * traffic_memory() reports the exact figure.
  *
@@ -56,18 +59,74 @@ void traffic_free(struct traffic *t);
 /* Bytes held by t and all its tables. */
 size_t traffic_memory(const struct traffic *t);
 
+/*
+ * Which packets are this host's business, by the same definition as the
+ * kernel rule: a query addressed to the host (its destination is a local
+ * address) that arrived from outside (not on loopback, not on a
+ * host-internal interface), or an answer leaving a listener of this host
+ * (its source is a local address) towards an outside client (not by
+ * loopback or a host-internal interface). Everything else (queries routed
+ * or forwarded for containers and VMs, their upstream replies, traffic on
+ * the host's own container and VM networks) is "foreign": counted as such
+ * and nothing more.
+ *
+ * The caller supplies the facts, so that this stays pure: the interface
+ * comes from the packet (dns_packet.ifindex, which the caller fills for
+ * captures of one named interface), "internal" and "local" from whatever
+ * table the caller keeps. An interface index of 0 (unknown) is outside.
+ * A NULL host, or NULL callbacks, classify nothing as foreign: without an
+ * interface table every packet counts, as a capture of an unknown host must.
+ */
+struct traffic_host {
+	bool (*internal)(const void *ctx, uint32_t ifindex);
+	bool (*local_addr)(const void *ctx, int family, const uint8_t *addr);
+	const void *ctx;
+};
+
+/* Flags for traffic_add(). */
+enum {
+	TRAFFIC_PKT_FOREIGN = 1u << 0,          /* not between this host and an outside peer */
+};
+
+#define TRAFFIC_LOOPBACK_IFINDEX 1u             /* lo, in every network namespace */
+
+/* TRAFFIC_PKT_FOREIGN or 0 for p. */
+unsigned traffic_classify(const struct traffic_host *h, const struct dns_packet *p);
+
 /* What traffic_add() noticed that deserves an event at once. */
 enum {
 	TRAFFIC_NOTE_RECURSION_OFFERED = 1u << 0,       /* first of the interval: see traffic_recursion() */
+	TRAFFIC_NOTE_DUPLICATE = 1u << 1,               /* a copy already counted: ignore it */
 };
 
-/* Accounts one parsed message seen at ts. Returns TRAFFIC_NOTE_* bits. */
-unsigned traffic_add(struct traffic *t, const struct dns_packet *p, const struct timespec *ts);
+/* A copy of a packet on another interface arrives within microseconds;
+ * a retransmission takes a second or more and has a new IP ID. */
+#define TRAFFIC_DUP_WINDOW_MS 50u
+#define TRAFFIC_DUP_SLOTS 1024u
+
+/*
+ * Accounts one parsed message seen at ts, with TRAFFIC_PKT_* flags.
+ * Returns TRAFFIC_NOTE_* bits.
+ *
+ * Count once: a packet that is not foreign is remembered in a fixed table
+ * of TRAFFIC_DUP_SLOTS recent packets, keyed by a hash of its addresses,
+ * ports, transport, DNS id and flags, and IP length and ID (IPv6: payload
+ * length and flow label). The same key seen on a *different* interface
+ * (dns_packet.ifindex, both non-zero) within TRAFFIC_DUP_WINDOW_MS is the
+ * same packet met again on a stacked device: it only counts in
+ * `duplicates` and returns TRAFFIC_NOTE_DUPLICATE. A packet of unknown
+ * interface (ifindex 0) is never a duplicate; a colliding newer packet
+ * simply takes the slot (the cost is a rare double count, never a lost
+ * query). No allocation per packet.
+ */
+unsigned traffic_add(struct traffic *t, const struct dns_packet *p, const struct timespec *ts, unsigned flags);
 /* Accounts one packet the parser refused (any reason but DNS_OK). */
 void traffic_add_error(struct traffic *t, enum dns_error reason);
 
 struct traffic_counters {
 	uint64_t packets;               /* every packet handed in */
+	uint64_t foreign;               /* TRAFFIC_PKT_FOREIGN: not accounted further */
+	uint64_t duplicates;            /* copies of a packet counted on another interface */
 	uint64_t queries;               /* QR=0 messages */
 	uint64_t queries_tcp;
 	uint64_t queries_edns;

@@ -25,6 +25,8 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 
 #ifndef NFT_TABLE_F_PERSIST
 #define NFT_TABLE_F_PERSIST 0x4         /* Linux 6.9; older headers lack it */
@@ -37,7 +39,10 @@
  * opaquely and nft needs them to print the sets. */
 #define NFT_TYPE_IPADDR 7
 #define NFT_TYPE_IP6ADDR 8
+#define NFT_TYPE_IFNAME 41
+#define NFT_BYTEORDER_HOST_ENDIAN 1
 #define NFT_BYTEORDER_BIG_ENDIAN 2
+#define INTERNAL_SET_ID (RULESET_N_SETS + 1)
 
 #define READ_BUF_SIZE (64 * 1024)
 #define MSG_ROOM (64 * 1024 + 8192)     /* room reserved for any one message */
@@ -263,20 +268,23 @@ static int put_table(struct batch *b, uint16_t type, uint16_t flags, const char 
 	return nlh ? 0 : -ENOMEM;
 }
 
-static int put_chain(struct batch *b)
+static int put_chain(struct batch *b, const char *name, bool base)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh = NULL;
 
 	if (c && nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, RULESET_TABLE) == 0 &&
-	    nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, RULESET_CHAIN) == 0 &&
-	    nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter") == 0) {
-		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_PRE_ROUTING);
-		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, RULESET_CHAIN_PRIORITY);
-		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-		nlh = batch_hdr(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE,
-				"chain %s (type filter hook prerouting priority %d)", RULESET_CHAIN,
-				RULESET_CHAIN_PRIORITY);
+	    nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name) == 0) {
+		if (base && nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter") == 0) {
+			nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_PRE_ROUTING);
+			nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, RULESET_CHAIN_PRIORITY);
+			nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+			nlh = batch_hdr(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE,
+					"chain %s (type filter hook prerouting priority %d)", name,
+					RULESET_CHAIN_PRIORITY);
+		} else if (!base) {
+			nlh = batch_hdr(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "chain %s", name);
+		}
 	}
 	if (nlh) {
 		nftnl_chain_nlmsg_build_payload(nlh, c);
@@ -287,19 +295,25 @@ static int put_chain(struct batch *b)
 }
 
 /* A set named for reference: table, name and its id in this transaction. */
-static struct nftnl_set *set_ref(const struct ruleset_set *s, uint32_t id)
+static struct nftnl_set *set_ref_name(const char *name, uint32_t id)
 {
 	struct nftnl_set *set = nftnl_set_alloc();
 
 	if (!set)
 		return NULL;
 	if (nftnl_set_set_str(set, NFTNL_SET_TABLE, RULESET_TABLE) < 0 ||
-	    nftnl_set_set_str(set, NFTNL_SET_NAME, s->name) < 0) {
+	    nftnl_set_set_str(set, NFTNL_SET_NAME, name) < 0) {
 		nftnl_set_free(set);
 		return NULL;
 	}
-	nftnl_set_set_u32(set, NFTNL_SET_ID, id);
+	if (id)
+		nftnl_set_set_u32(set, NFTNL_SET_ID, id);
 	return set;
+}
+
+static struct nftnl_set *set_ref(const struct ruleset_set *s, uint32_t id)
+{
+	return set_ref_name(s->name, id);
 }
 
 static int put_set(struct batch *b, const struct ruleset_set *s, uint32_t id)
@@ -442,6 +456,76 @@ static int put_elems(struct batch *b, const struct ruleset_set *s, uint32_t id)
 	return r;
 }
 
+/* Set "internal": interface names as nft stores them (type ifname, 16
+ * bytes, NUL padded, host byte order), no flags: a hash lookup. */
+static int put_internal_set(struct batch *b)
+{
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(64);
+	struct nftnl_set *set = set_ref_name(RULESET_SET_INTERNAL, INTERNAL_SET_ID);
+	struct nlmsghdr *nlh = NULL;
+
+	if (set && ud && nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, NFT_BYTEORDER_HOST_ENDIAN) &&
+	    nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
+			       nftnl_udata_buf_len(ud)) == 0) {
+		nftnl_set_set_u32(set, NFTNL_SET_FLAGS, 0);
+		nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, NFT_TYPE_IFNAME);
+		nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, IFNAMSIZ);
+		nlh = batch_hdr(b, NFT_MSG_NEWSET, NLM_F_CREATE, "set %s", RULESET_SET_INTERNAL);
+	}
+	if (nlh) {
+		nftnl_set_nlmsg_build_payload(nlh, set);
+		batch_done(b, nlh);
+	}
+	nftnl_set_free(set);
+	nftnl_udata_buf_free(ud);
+	return nlh ? 0 : -ENOMEM;
+}
+
+/* The internal set's elements, as many per message as fit. id 0: the set
+ * exists already (an update), referenced by name only. */
+static int put_internal_elems(struct batch *b, const struct ruleset *rs, uint32_t id)
+{
+	size_t pos = 0;
+
+	while (pos < rs->n_internal) {
+		struct nftnl_set *set = set_ref_name(RULESET_SET_INTERNAL, id);
+		struct nlmsghdr *nlh = set ? batch_hdr(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE, "set %s",
+						       RULESET_SET_INTERNAL) : NULL;
+		size_t first = pos;
+		struct nlattr *nest;
+		uint32_t k = 0;
+
+		if (!nlh) {
+			nftnl_set_free(set);
+			return -ENOMEM;
+		}
+		b->msgs[b->n - 1].first_elem = first + 1;
+		nftnl_set_elems_nlmsg_build_payload(nlh, set);
+		nftnl_set_free(set);
+		nest = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+		while (pos < rs->n_internal &&
+		       (char *)mnl_nlmsg_get_payload_tail(nlh) - (char *)nest < ELEMS_NEST_MAX) {
+			struct nftnl_set_elem *se = nftnl_set_elem_alloc();
+			char key[IFNAMSIZ] = { 0 };
+
+			memcpy(key, rs->internal[pos], strnlen(rs->internal[pos], IFNAMSIZ - 1));
+			if (!se || nftnl_set_elem_set(se, NFTNL_SET_ELEM_KEY, key, IFNAMSIZ) < 0) {
+				nftnl_set_elem_free(se);
+				return -ENOMEM;
+			}
+			nftnl_set_elem_nlmsg_build(nlh, se, ++k);
+			nftnl_set_elem_free(se);
+			pos++;
+		}
+		mnl_attr_nest_end(nlh, nest);
+		snprintf(b->msgs[b->n - 1].what, sizeof(b->msgs[0].what),
+			 "set %s elements %zu-%zu of %zu (\"%s\"...)", RULESET_SET_INTERNAL, first + 1, pos,
+			 rs->n_internal, rs->internal[first]);
+		batch_done(b, nlh);
+	}
+	return 0;
+}
+
 /* ---- rules -------------------------------------------------------------- */
 
 static struct nftnl_expr *expr_add(struct nftnl_rule *r, const char *name)
@@ -493,16 +577,52 @@ static bool add_meta_cmp_u8(struct nftnl_rule *r, uint32_t key, uint8_t value)
 	return add_meta(r, key) && add_cmp(r, &value, 1);
 }
 
-/* "udp dport 53": meta l4proto, then the transport header's bytes 2-3. */
-static bool add_proto(struct nftnl_rule *r, unsigned protos)
+/* "udp dport 53": meta l4proto, then the transport header's bytes 2-3;
+ * in the dns chain, where the port is known, the protocol alone. */
+static bool add_proto(struct nftnl_rule *r, unsigned protos, bool port_checked)
 {
 	uint16_t port = htons(RULESET_DNS_PORT);
 
 	if (!protos)
 		return true;
-	return add_meta_cmp_u8(r, NFT_META_L4PROTO,
-			       protos & RULESET_PROTO_UDP ? IPPROTO_UDP : IPPROTO_TCP) &&
-	       add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2) && add_cmp(r, &port, 2);
+	if (!add_meta_cmp_u8(r, NFT_META_L4PROTO, protos & RULESET_PROTO_UDP ? IPPROTO_UDP : IPPROTO_TCP))
+		return false;
+	return port_checked ||
+	       (add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2) && add_cmp(r, &port, 2));
+}
+
+/* "fib daddr type != local": the route lookup nft does for it; at the
+ * prerouting hook, before DNAT, so a port published on a host address
+ * still counts as local. */
+static bool add_not_local(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = expr_add(r, "fib");
+	uint32_t local = RTN_LOCAL;
+
+	if (!e)
+		return false;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+	if (!(e = expr_add(r, "cmp")))
+		return false;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_NEQ);
+	return nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &local, sizeof(local)) == 0;
+}
+
+/* "iifname @internal". */
+static bool add_internal(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e;
+
+	if (!add_meta(r, NFT_META_IIFNAME) || !(e = expr_add(r, "lookup")) ||
+	    nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, RULESET_SET_INTERNAL) < 0)
+		return false;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, INTERNAL_SET_ID);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);
+	return true;
 }
 
 /* "ip saddr" / "ip6 saddr": the family, then the source address. */
@@ -570,6 +690,10 @@ static bool add_match(struct nftnl_rule *r, const struct ruleset_rule *rr)
 		return add_meta(r, NFT_META_IIFNAME) && add_cmp(r, name, (uint32_t)len);
 	case RULESET_MATCH_SET:
 		return add_lookup(r, rr->set);
+	case RULESET_MATCH_NOT_LOCAL:
+		return add_not_local(r);
+	case RULESET_MATCH_INTERNAL:
+		return add_internal(r);
 	case RULESET_MATCH_CIDR:
 		return add_cidr(r, &rr->cidr);
 	case RULESET_MATCH_ANY:
@@ -590,7 +714,14 @@ static bool add_tail(struct nftnl_rule *r, const struct ruleset_rule *rr)
 	if (!e)
 		return false;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, rr->verdict == RULESET_DROP ? NF_DROP : NF_ACCEPT);
+	if (rr->verdict == RULESET_JUMP) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)NFT_JUMP);
+		if (nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, RULESET_CHAIN_DNS) < 0)
+			return false;
+	} else {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT,
+				   rr->verdict == RULESET_DROP ? NF_DROP : NF_ACCEPT);
+	}
 	if (!rr->comment[0])
 		return true;
 	ud = nftnl_udata_buf_alloc(NFTNL_UDATA_COMMENT_MAXLEN + 16);
@@ -603,12 +734,13 @@ static bool add_tail(struct nftnl_rule *r, const struct ruleset_rule *rr)
 
 /* The rule as libnftnl objects: for the batch, and for comparing with what
  * the kernel reports. */
-static int rule_build(const struct ruleset_rule *rr, struct nftnl_rule **ret)
+static int rule_build(const struct ruleset_rule *rr, const char *chain, struct nftnl_rule **ret)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
 
 	if (!r || nftnl_rule_set_str(r, NFTNL_RULE_TABLE, RULESET_TABLE) < 0 ||
-	    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, RULESET_CHAIN) < 0 || !add_proto(r, rr->protos) ||
+	    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain) < 0 ||
+	    !add_proto(r, rr->protos, rr->port_checked) ||
 	    !add_match(r, rr) || !add_tail(r, rr)) {
 		nftnl_rule_free(r);
 		return -ENOMEM;
@@ -618,17 +750,17 @@ static int rule_build(const struct ruleset_rule *rr, struct nftnl_rule **ret)
 	return 0;
 }
 
-static int put_rule(struct batch *b, const struct ruleset_rule *rr, size_t pos)
+static int put_rule(struct batch *b, const struct ruleset_rule *rr, const char *chain, size_t pos)
 {
 	char text[RULESET_RULE_STRLEN];
 	struct nftnl_rule *r;
 	struct nlmsghdr *nlh;
-	int ret = rule_build(rr, &r);
+	int ret = rule_build(rr, chain, &r);
 
 	if (ret < 0)
 		return ret;
-	nlh = batch_hdr(b, NFT_MSG_NEWRULE, NLM_F_APPEND | NLM_F_CREATE, "rule %zu (%s)", pos,
-			ruleset_rule_format(rr, text, sizeof(text)));
+	nlh = batch_hdr(b, NFT_MSG_NEWRULE, NLM_F_APPEND | NLM_F_CREATE, "chain %s rule %zu (%s)", chain,
+			pos, ruleset_rule_format(rr, text, sizeof(text)));
 	if (nlh) {
 		nftnl_rule_nlmsg_build_payload(nlh, r);
 		batch_done(b, nlh);
@@ -921,13 +1053,21 @@ static int fill_apply(struct batch *b, const void *arg)
 	if (r == 0)
 		r = put_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, RULESET_TABLE, &a->table_flags);
 	if (r == 0)
-		r = put_chain(b);
+		r = put_chain(b, RULESET_CHAIN, true);
+	if (r == 0)
+		r = put_chain(b, RULESET_CHAIN_DNS, false);
 	for (size_t i = 0; r == 0 && i < RULESET_N_SETS; i++)
 		r = put_set(b, &a->rs->sets[i], (uint32_t)i + 1);
+	if (r == 0)
+		r = put_internal_set(b);
 	for (size_t i = 0; r == 0 && i < RULESET_N_SETS; i++)
 		r = put_elems(b, &a->rs->sets[i], (uint32_t)i + 1);
+	if (r == 0)
+		r = put_internal_elems(b, a->rs, INTERNAL_SET_ID);
 	for (size_t i = 0; r == 0 && i < a->rs->n_rules; i++)
-		r = put_rule(b, &a->rs->rules[i], i + 1);
+		r = put_rule(b, &a->rs->rules[i], RULESET_CHAIN_DNS, i + 1);
+	for (size_t i = 0; r == 0 && i < a->rs->n_ingress; i++)
+		r = put_rule(b, &a->rs->ingress[i], RULESET_CHAIN, i + 1);
 	return r;
 }
 
@@ -960,6 +1100,30 @@ static int fill_remove(struct batch *b, const void *arg)
 int nft_remove(struct nft_handle *h, char *errbuf, size_t errlen)
 {
 	return run_batch(h, fill_remove, NULL, errbuf, errlen);
+}
+
+static int fill_internal(struct batch *b, const void *arg)
+{
+	const struct ruleset *rs = arg;
+	struct nftnl_set *set = set_ref_name(RULESET_SET_INTERNAL, 0);
+	struct nlmsghdr *nlh = set ? batch_hdr(b, NFT_MSG_DELSETELEM, 0, "flush set %s",
+					       RULESET_SET_INTERNAL) : NULL;
+
+	/* A DELSETELEM without elements flushes the set; the new elements
+	 * follow in the same transaction, so no packet sees it empty. */
+	if (!nlh) {
+		nftnl_set_free(set);
+		return -ENOMEM;
+	}
+	nftnl_set_elems_nlmsg_build_payload(nlh, set);
+	nftnl_set_free(set);
+	batch_done(b, nlh);
+	return put_internal_elems(b, rs, 0);
+}
+
+int nft_set_internal(struct nft_handle *h, const struct ruleset *rs, char *errbuf, size_t errlen)
+{
+	return run_batch(h, fill_internal, rs, errbuf, errlen);
 }
 
 struct probe_arg {
@@ -1309,6 +1473,65 @@ static int collect_keys(struct nftnl_set *s, size_t len, struct key **ret, size_
 	return 0;
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+	return strncmp(a, b, IFNAMSIZ);
+}
+
+/* Interface names of an ifname set, sorted as ruleset_set_internal()
+ * keeps them. */
+static int collect_names(struct nftnl_set *s, struct nft_live_set *ls)
+{
+	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
+	struct nftnl_set_elem *e;
+	size_t cap = 0;
+	uint32_t klen;
+	const void *p;
+
+	if (!it)
+		return -ENOMEM;
+	while ((e = nftnl_set_elems_iter_next(it))) {
+		if (ls->n_names == cap) {
+			char (*v)[IFNAMSIZ];
+
+			cap = cap * 2 + 16;
+			v = realloc(ls->names, cap * sizeof(*v));
+			if (!v) {
+				nftnl_set_elems_iter_destroy(it);
+				return -ENOMEM;
+			}
+			ls->names = v;
+		}
+		memset(ls->names[ls->n_names], 0, IFNAMSIZ);
+		p = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
+		if (p)
+			memcpy(ls->names[ls->n_names], p, klen < IFNAMSIZ - 1 ? klen : IFNAMSIZ - 1);
+		ls->n_names++;
+	}
+	nftnl_set_elems_iter_destroy(it);
+	if (ls->n_names > 1)
+		qsort(ls->names, ls->n_names, sizeof(*ls->names), name_cmp);
+	return 0;
+}
+
+static int read_names(struct nft_handle *h, struct nft_live_set *ls)
+{
+	char buf[512] = { 0 };      /* padding is sent as is */
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh = req_hdr(buf, NFT_MSG_GETSETELEM, true);
+	int r = -ENOMEM;
+
+	if (s && nftnl_set_set_str(s, NFTNL_SET_TABLE, RULESET_TABLE) == 0 &&
+	    nftnl_set_set_str(s, NFTNL_SET_NAME, ls->name) == 0) {
+		nftnl_set_elems_nlmsg_build_payload(nlh, s);
+		r = nl_talk(h, nlh, elems_cb, s);
+		if (r == 0)
+			r = collect_names(s, ls);
+	}
+	nftnl_set_free(s);
+	return r;
+}
+
 static int read_elems(struct nft_handle *h, struct nft_live_set *ls)
 {
 	char buf[512] = { 0 };      /* padding is sent as is */
@@ -1319,6 +1542,10 @@ static int read_elems(struct nft_handle *h, struct nft_live_set *ls)
 	struct key *keys = NULL;
 	int r = -ENOMEM;
 
+	if (ls->key_type == NFT_TYPE_IFNAME) {
+		nftnl_set_free(s);
+		return read_names(h, ls);
+	}
 	if (!s || nftnl_set_set_str(s, NFTNL_SET_TABLE, RULESET_TABLE) < 0 ||
 	    nftnl_set_set_str(s, NFTNL_SET_NAME, ls->name) < 0)
 		goto out;
@@ -1404,10 +1631,16 @@ static int live_rule_fill(struct nftnl_rule *r, struct nft_live_rule *lr)
 	return lr->exprs ? 0 : -ENOMEM;
 }
 
+struct rules_ctx {
+	const char *chain;
+	struct nft_live_rule **rules;
+	size_t *n;
+};
+
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
-	struct nft_live *live = data;
+	struct rules_ctx *c = data;
 	struct nft_live_rule *lr;
 	int ret = 0;
 
@@ -1415,36 +1648,38 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 		return -ENOMEM;
 	if (nftnl_rule_nlmsg_parse(nlh, r) < 0 ||
 	    strcmp(or_else(nftnl_rule_get_str(r, NFTNL_RULE_TABLE), ""), RULESET_TABLE) != 0 ||
-	    strcmp(or_else(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), ""), RULESET_CHAIN) != 0)
+	    strcmp(or_else(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), ""), c->chain) != 0)
 		goto out;
-	lr = grow(live->rules, live->n_rules, sizeof(*lr));
+	lr = grow(*c->rules, *c->n, sizeof(*lr));
 	if (!lr) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	live->rules = lr;
-	ret = live_rule_fill(r, &live->rules[live->n_rules]);
+	*c->rules = lr;
+	ret = live_rule_fill(r, &lr[*c->n]);
 	if (ret == 0)
-		live->n_rules++;
+		(*c->n)++;
 out:
 	nftnl_rule_free(r);
 	return ret;
 }
 
-static int read_rules(struct nft_handle *h, struct nft_live *live)
+static int read_rules(struct nft_handle *h, const char *chain, struct nft_live_rule **rules,
+		      size_t *n)
 {
 	char buf[512] = { 0 };      /* padding is sent as is */
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	struct nlmsghdr *nlh = req_hdr(buf, NFT_MSG_GETRULE, true);
+	struct rules_ctx c = { .chain = chain, .rules = rules, .n = n };
 
 	if (!r || nftnl_rule_set_str(r, NFTNL_RULE_TABLE, RULESET_TABLE) < 0 ||
-	    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, RULESET_CHAIN) < 0) {
+	    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain) < 0) {
 		nftnl_rule_free(r);
 		return -ENOMEM;
 	}
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
-	return nl_talk(h, nlh, rule_cb, live);
+	return nl_talk(h, nlh, rule_cb, &c);
 }
 
 static bool has_chain(const struct nft_live *live, const char *name)
@@ -1470,7 +1705,9 @@ static int read_once(struct nft_handle *h, struct nft_live *live)
 	for (size_t i = 0; r == 0 && i < live->n_sets; i++)
 		r = read_elems(h, &live->sets[i]);
 	if (r == 0 && has_chain(live, RULESET_CHAIN))
-		r = read_rules(h, live);
+		r = read_rules(h, RULESET_CHAIN, &live->ingress, &live->n_ingress);
+	if (r == 0 && has_chain(live, RULESET_CHAIN_DNS))
+		r = read_rules(h, RULESET_CHAIN_DNS, &live->rules, &live->n_rules);
 	if (r == 0)
 		r = read_gen(h, &gen);
 	if (r == 0 && gen != live->genid)
@@ -1513,9 +1750,14 @@ void nft_live_free(struct nft_live *live)
 		return;
 	for (size_t i = 0; i < live->n_rules; i++)
 		free(live->rules[i].exprs);
-	for (size_t i = 0; i < live->n_sets; i++)
+	for (size_t i = 0; i < live->n_ingress; i++)
+		free(live->ingress[i].exprs);
+	for (size_t i = 0; i < live->n_sets; i++) {
 		free(live->sets[i].ranges);
+		free(live->sets[i].names);
+	}
 	free(live->rules);
+	free(live->ingress);
 	free(live->sets);
 	free(live->chains);
 	free(live);
@@ -1555,17 +1797,28 @@ static const char *hook_name(const struct nft_live_chain *c)
 	return c->hooknum < sizeof(names) / sizeof(names[0]) ? names[c->hooknum] : "?";
 }
 
+static const struct nft_live_chain *find_chain(const struct nft_live *live, const char *name)
+{
+	for (size_t i = 0; i < live->n_chains; i++)
+		if (strcmp(live->chains[i].name, name) == 0)
+			return &live->chains[i];
+	return NULL;
+}
+
 static int compare_chains(const struct nft_live *live, char *diff, size_t len)
 {
-	const struct nft_live_chain *c = NULL;
+	const struct nft_live_chain *c, *dns;
 
-	for (size_t i = 0; i < live->n_chains; i++) {
-		if (strcmp(live->chains[i].name, RULESET_CHAIN) != 0)
+	for (size_t i = 0; i < live->n_chains; i++)
+		if (strcmp(live->chains[i].name, RULESET_CHAIN) != 0 &&
+		    strcmp(live->chains[i].name, RULESET_CHAIN_DNS) != 0)
 			return differ(diff, len, "unexpected chain %s", live->chains[i].name);
-		c = &live->chains[i];
-	}
+	c = find_chain(live, RULESET_CHAIN);
+	dns = find_chain(live, RULESET_CHAIN_DNS);
 	if (!c)
 		return differ(diff, len, "chain %s is missing", RULESET_CHAIN);
+	if (!dns)
+		return differ(diff, len, "chain %s is missing", RULESET_CHAIN_DNS);
 	if (!c->base || strcmp(c->type, "filter") != 0 || c->hooknum != NF_INET_PRE_ROUTING ||
 	    c->priority != RULESET_CHAIN_PRIORITY || c->policy != NF_ACCEPT)
 		return differ(diff, len,
@@ -1574,6 +1827,9 @@ static int compare_chains(const struct nft_live *live, char *diff, size_t len)
 			      RULESET_CHAIN, RULESET_CHAIN_PRIORITY, c->type[0] ? c->type : "none",
 			      hook_name(c), c->priority,
 			      c->policy == NF_ACCEPT ? "accept" : c->policy == NF_DROP ? "drop" : "?");
+	if (dns->base)
+		return differ(diff, len, "chain %s is attached to hook %s; it must be a regular chain",
+			      RULESET_CHAIN_DNS, hook_name(dns));
 	return 0;
 }
 
@@ -1619,12 +1875,17 @@ static int compare_sets(const struct nft_live *live, const struct ruleset *rs, c
 	int r;
 
 	for (size_t i = 0; i < live->n_sets; i++) {
-		known = false;
+		known = strcmp(live->sets[i].name, RULESET_SET_INTERNAL) == 0;
 		for (size_t k = 0; k < RULESET_N_SETS; k++)
 			known |= strcmp(live->sets[i].name, rs->sets[k].name) == 0;
 		if (!known)
 			return differ(diff, len, "unexpected set %s", live->sets[i].name);
 	}
+	ls = find_set(live, RULESET_SET_INTERNAL);
+	if (!ls)
+		return differ(diff, len, "set %s is missing", RULESET_SET_INTERNAL);
+	if (ls->key_type != NFT_TYPE_IFNAME || ls->key_len != IFNAMSIZ || ls->flags != 0)
+		return differ(diff, len, "set %s is not \"type ifname\"", RULESET_SET_INTERNAL);
 	for (size_t k = 0; k < RULESET_N_SETS; k++) {
 		ls = find_set(live, rs->sets[k].name);
 		if (!ls)
@@ -1639,7 +1900,7 @@ static int compare_sets(const struct nft_live *live, const struct ruleset *rs, c
 static int expected_exprs(const struct ruleset_rule *rr, char **ret)
 {
 	struct nftnl_rule *r;
-	int ret_ = rule_build(rr, &r);
+	int ret_ = rule_build(rr, RULESET_CHAIN_DNS, &r);
 
 	if (ret_ < 0)
 		return ret_;
@@ -1648,8 +1909,8 @@ static int expected_exprs(const struct ruleset_rule *rr, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
-static int compare_rule(const struct nft_live_rule *lr, const struct ruleset_rule *rr, size_t pos,
-			char *diff, size_t len)
+static int compare_rule(const struct nft_live_rule *lr, const struct ruleset_rule *rr,
+			const char *chain, size_t pos, char *diff, size_t len)
 {
 	char text[RULESET_RULE_STRLEN], *want;
 	int r = expected_exprs(rr, &want);
@@ -1657,32 +1918,68 @@ static int compare_rule(const struct nft_live_rule *lr, const struct ruleset_rul
 	if (r < 0)
 		return r;
 	if (strcmp(want, lr->exprs) != 0 || strcmp(rr->comment, lr->comment) != 0)
-		r = differ(diff, len, "rule %zu is not '%s' comment \"%s\" (found comment \"%s\": %s)",
-			   pos, ruleset_rule_format(rr, text, sizeof(text)), rr->comment, lr->comment,
+		r = differ(diff, len, "chain %s rule %zu is not '%s' comment \"%s\" (found comment \"%s\": %s)",
+			   chain, pos, ruleset_rule_format(rr, text, sizeof(text)), rr->comment, lr->comment,
 			   lr->exprs);
 	free(want);
 	return r;
 }
 
-static int compare_rules(const struct nft_live *live, const struct ruleset *rs, char *diff,
-			 size_t len)
+static int compare_chain_rules(const struct nft_live_rule *live, size_t n_live,
+			       const struct ruleset_rule *want, size_t n_want, const char *chain,
+			       char *diff, size_t len)
 {
-	size_t n = live->n_rules < rs->n_rules ? live->n_rules : rs->n_rules;
+	size_t n = n_live < n_want ? n_live : n_want;
 	char text[RULESET_RULE_STRLEN];
 	int r;
 
 	for (size_t i = 0; i < n; i++) {
-		r = compare_rule(&live->rules[i], &rs->rules[i], i + 1, diff, len);
+		r = compare_rule(&live[i], &want[i], chain, i + 1, diff, len);
 		if (r)
 			return r;
 	}
-	if (live->n_rules < rs->n_rules)
-		return differ(diff, len, "rule %zu (%s) is missing (%zu rules, %zu expected)", n + 1,
-			      ruleset_rule_format(&rs->rules[n], text, sizeof(text)), live->n_rules,
-			      rs->n_rules);
-	if (live->n_rules > rs->n_rules)
-		return differ(diff, len, "unexpected rule %zu (comment \"%s\": %s)", n + 1,
-			      live->rules[n].comment, live->rules[n].exprs);
+	if (n_live < n_want)
+		return differ(diff, len, "chain %s rule %zu (%s) is missing (%zu rules, %zu expected)",
+			      chain, n + 1, ruleset_rule_format(&want[n], text, sizeof(text)), n_live,
+			      n_want);
+	if (n_live > n_want)
+		return differ(diff, len, "unexpected rule %zu in chain %s (comment \"%s\": %s)", n + 1,
+			      chain, live[n].comment, live[n].exprs);
+	return 0;
+}
+
+static int compare_rules(const struct nft_live *live, const struct ruleset *rs, char *diff,
+			 size_t len)
+{
+	int r = compare_chain_rules(live->ingress, live->n_ingress, rs->ingress, rs->n_ingress,
+				    RULESET_CHAIN, diff, len);
+
+	return r ? r : compare_chain_rules(live->rules, live->n_rules, rs->rules, rs->n_rules,
+					   RULESET_CHAIN_DNS, diff, len);
+}
+
+int nft_compare_internal(const struct nft_live *live, const struct ruleset *rs, char *diff,
+			 size_t difflen)
+{
+	const struct nft_live_set *ls = live ? find_set(live, RULESET_SET_INTERNAL) : NULL;
+	size_t i = 0, k = 0;
+	int c;
+
+	if (!ls)
+		return differ(diff, difflen, "set %s is missing", RULESET_SET_INTERNAL);
+	/* Both sorted: the first name only one side has is the difference. */
+	while (i < ls->n_names || k < rs->n_internal) {
+		c = i == ls->n_names ? 1 : k == rs->n_internal ? -1 :
+		    strncmp(ls->names[i], rs->internal[k], IFNAMSIZ);
+		if (c < 0)
+			return differ(diff, difflen, "set %s holds \"%s\", which is not a host-internal interface",
+				      RULESET_SET_INTERNAL, ls->names[i]);
+		if (c > 0)
+			return differ(diff, difflen, "set %s lacks \"%s\"", RULESET_SET_INTERNAL,
+				      rs->internal[k]);
+		i++;
+		k++;
+	}
 	return 0;
 }
 
@@ -1712,6 +2009,8 @@ int nft_verify(struct nft_handle *h, const struct ruleset *rs, struct nft_live *
 	if (r < 0 && r != -ENOENT)
 		return r;
 	r = nft_compare(live, rs, diff, difflen);
+	if (r == 0)
+		r = nft_compare_internal(live, rs, diff, difflen);
 	if (r >= 0 && ret_live)
 		*ret_live = live;
 	else

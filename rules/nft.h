@@ -18,6 +18,7 @@
  *   -EBUSY       the ruleset kept changing while being read (retried first)
  */
 
+#include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +51,11 @@ uint32_t nft_portid(const struct nft_handle *h);
 int nft_apply(struct nft_handle *h, const struct ruleset *rs, unsigned flags, char *errbuf,
 	      size_t errlen);
 
+/* Replaces the elements of set "internal" with rs->internal in one
+ * transaction (flush, add): no table replace, counters kept. -ENOENT when
+ * the table or set is missing (then apply the whole table). */
+int nft_set_internal(struct nft_handle *h, const struct ruleset *rs, char *errbuf, size_t errlen);
+
 /* Deletes the table; succeeds when it does not exist. */
 int nft_remove(struct nft_handle *h, char *errbuf, size_t errlen);
 
@@ -75,6 +81,8 @@ struct nft_live_set {
 	uint32_t flags, key_type, key_len;
 	struct ruleset_range *ranges;           /* normalised like ruleset_merge() */
 	size_t n_ranges;
+	char (*names)[IFNAMSIZ];                /* an ifname set's elements, sorted */
+	size_t n_names;
 };
 
 struct nft_live_chain {
@@ -93,8 +101,10 @@ struct nft_live {
 	size_t n_chains;
 	struct nft_live_set *sets;
 	size_t n_sets;
-	struct nft_live_rule *rules;            /* of chain "ingress", in order */
+	struct nft_live_rule *rules;            /* of chain "dns", in order */
 	size_t n_rules;
+	struct nft_live_rule *ingress;          /* of chain "ingress", in order */
+	size_t n_ingress;
 };
 
 /* Reads the table as one consistent snapshot (re-read when the ruleset
@@ -108,10 +118,16 @@ const struct nft_live_rule *nft_live_find_rule(const struct nft_live *live, cons
 /* Compares a live table (NULL: missing) with the desired one. Returns 0
  * when they match, 1 when they differ (diff then names the first
  * difference), or -ENOMEM. Counters, handles and table flags other than
- * "dormant" are not compared. */
+ * "dormant" are not compared, nor the elements of set "internal", which
+ * change with the interfaces: nft_compare_internal() checks those. */
 int nft_compare(const struct nft_live *live, const struct ruleset *rs, char *diff, size_t difflen);
 
-/* nft_read() and nft_compare(): 0 match, 1 differ or missing (diff says
+/* Whether set "internal" holds exactly rs->internal: 0, or 1 with the
+ * first difference in diff. */
+int nft_compare_internal(const struct nft_live *live, const struct ruleset *rs, char *diff,
+			 size_t difflen);
+
+/* nft_read(), nft_compare() and nft_compare_internal(): 0 match, 1 differ or missing (diff says
  * which), negative errno when the table could not be read (diff holds the
  * error). *ret_live (optional) gets the live table when it exists. */
 int nft_verify(struct nft_handle *h, const struct ruleset *rs, struct nft_live **ret_live,

@@ -177,6 +177,10 @@ static const char *match_text(const struct ruleset_rule *r, char *buf, size_t le
 	switch (r->match) {
 	case RULESET_MATCH_IIF_LO:
 		return "iif \"lo\" ";
+	case RULESET_MATCH_NOT_LOCAL:
+		return "fib daddr type != local ";
+	case RULESET_MATCH_INTERNAL:
+		return "iifname @" RULESET_SET_INTERNAL " ";
 	case RULESET_MATCH_IIFNAME:
 		snprintf(buf, len, "iifname \"%s\" ", r->ifname);
 		return buf;
@@ -200,11 +204,16 @@ static const char *match_text(const struct ruleset_rule *r, char *buf, size_t le
 char *ruleset_rule_format(const struct ruleset_rule *r, char *buf, size_t len)
 {
 	char m[96];
-	const char *proto = r->protos & RULESET_PROTO_UDP ? "udp dport 53 " :
-			    r->protos & RULESET_PROTO_TCP ? "tcp dport 53 " : "";
+	const char *proto = "", *verdict;
 
+	if (r->protos & RULESET_PROTO_UDP)
+		proto = r->port_checked ? "meta l4proto udp " : "udp dport 53 ";
+	else if (r->protos & RULESET_PROTO_TCP)
+		proto = r->port_checked ? "meta l4proto tcp " : "tcp dport 53 ";
+	verdict = r->verdict == RULESET_DROP ? "drop" :
+		  r->verdict == RULESET_JUMP ? "jump " RULESET_CHAIN_DNS : "accept";
 	snprintf(buf, len, "%s%s%s%s", proto, match_text(r, m, sizeof(m)),
-		 r->counter ? "counter " : "", r->verdict == RULESET_DROP ? "drop" : "accept");
+		 r->counter ? "counter " : "", verdict);
 	return buf;
 }
 
@@ -225,10 +234,29 @@ static void format_set(const struct ruleset_set *s, FILE *out)
 	fputs("\t}\n\n", out);
 }
 
-int ruleset_format_nft(const struct ruleset *rs, FILE *out)
+static void format_internal(const struct ruleset *rs, FILE *out)
+{
+	fprintf(out, "\tset %s {\n\t\ttype ifname\n", RULESET_SET_INTERNAL);
+	if (rs->n_internal) {
+		fputs("\t\telements = {\n", out);
+		for (size_t i = 0; i < rs->n_internal; i++)
+			fprintf(out, "\t\t\t\"%s\"%s\n", rs->internal[i], i + 1 < rs->n_internal ? "," : "");
+		fputs("\t\t}\n", out);
+	}
+	fputs("\t}\n\n", out);
+}
+
+static void format_rules(const struct ruleset_rule *rules, size_t n, FILE *out)
 {
 	char buf[RULESET_RULE_STRLEN];
 
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "\t\t%s comment \"%s\"\n", ruleset_rule_format(&rules[i], buf, sizeof(buf)),
+			rules[i].comment);
+}
+
+int ruleset_format_nft(const struct ruleset *rs, FILE *out)
+{
 	/* Create (if missing), delete, create: one transaction that replaces
 	 * the table whether or not it exists, like nft_apply(). */
 	fprintf(out, "#!/usr/sbin/nft -f\n"
@@ -238,11 +266,12 @@ int ruleset_format_nft(const struct ruleset *rs, FILE *out)
 		RULESET_TABLE, RULESET_TABLE, RULESET_TABLE);
 	for (size_t i = 0; i < RULESET_N_SETS; i++)
 		format_set(&rs->sets[i], out);
+	format_internal(rs, out);
 	fprintf(out, "\tchain %s {\n\t\ttype filter hook prerouting priority %d; policy accept;\n",
 		RULESET_CHAIN, RULESET_CHAIN_PRIORITY);
-	for (size_t i = 0; i < rs->n_rules; i++)
-		fprintf(out, "\t\t%s comment \"%s\"\n",
-			ruleset_rule_format(&rs->rules[i], buf, sizeof(buf)), rs->rules[i].comment);
+	format_rules(rs->ingress, rs->n_ingress, out);
+	fprintf(out, "\t}\n\n\tchain %s {\n", RULESET_CHAIN_DNS);
+	format_rules(rs->rules, rs->n_rules, out);
 	fputs("\t}\n}\n", out);
 	return fflush(out) == 0 && !ferror(out) ? 0 : -EIO;
 }
@@ -295,12 +324,15 @@ bad:
 
 static int check_rule(const struct ruleset_rule *r, char *errbuf, size_t errlen)
 {
+	/* A jump is only ever built here, for the ingress chain. */
 	if ((r->protos & ~(RULESET_PROTO_UDP | RULESET_PROTO_TCP)) ||
 	    (r->verdict != RULESET_ACCEPT && r->verdict != RULESET_DROP))
 		goto bad;
 	switch (r->match) {
 	case RULESET_MATCH_ANY:
 	case RULESET_MATCH_IIF_LO:
+	case RULESET_MATCH_NOT_LOCAL:
+	case RULESET_MATCH_INTERNAL:
 		break;
 	case RULESET_MATCH_IIFNAME:
 		if (check_ifname(r->ifname, errbuf, errlen) < 0)
@@ -342,6 +374,7 @@ static int add_rule(struct ruleset *rs, const struct ruleset_rule *r, char *errb
 		struct ruleset_rule *dst = &rs->rules[rs->n_rules++];
 
 		*dst = *r;
+		dst->port_checked = true;       /* every rule here is in the dns chain */
 		if (n == 2)
 			dst->protos = split[i];
 		if (dst->match == RULESET_MATCH_CIDR) {
@@ -425,6 +458,14 @@ static int build_rules(struct ruleset *rs, const struct ruleset_params *p, char 
 	r = rule_of(0, RULESET_MATCH_IIF_LO, RULESET_ACCEPT, false,
 		    "loopback is never filtered (local resolvers such as 127.0.0.53 keep working)");
 	ret = add_rule(rs, &r, errbuf, errlen);
+	if (ret == 0) {
+		r = rule_of(0, RULESET_MATCH_NOT_LOCAL, RULESET_ACCEPT, false, RULESET_COMMENT_NOT_LOCAL);
+		ret = add_rule(rs, &r, errbuf, errlen);
+	}
+	if (ret == 0) {
+		r = rule_of(0, RULESET_MATCH_INTERNAL, RULESET_ACCEPT, false, RULESET_COMMENT_INTERNAL);
+		ret = add_rule(rs, &r, errbuf, errlen);
+	}
 	for (size_t i = 0; ret == 0 && i < p->n_exempt; i++)
 		ret = add_exempt(rs, p->exempt[i], errbuf, errlen);
 	if (ret == 0)
@@ -446,6 +487,24 @@ static int build_rules(struct ruleset *rs, const struct ruleset_params *p, char 
 	return ret;
 }
 
+/* The base chain: one protocol and port compare per packet; only DNS goes
+ * on to the dns chain and its FIB and set lookups. */
+static int build_ingress(struct ruleset *rs, bool tcp)
+{
+	static const char *const comments[2] = { RULESET_COMMENT_JUMP_UDP, RULESET_COMMENT_JUMP_TCP };
+	size_t n = tcp ? 2 : 1;
+
+	rs->ingress = calloc(n, sizeof(*rs->ingress));
+	if (!rs->ingress)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		rs->ingress[i] = rule_of(i ? RULESET_PROTO_TCP : RULESET_PROTO_UDP, RULESET_MATCH_ANY,
+					 RULESET_JUMP, false, comments[i]);
+		rs->n_ingress++;
+	}
+	return 0;
+}
+
 int ruleset_new(const struct ruleset_params *p, struct ruleset **ret, char *errbuf, size_t errlen)
 {
 	struct ruleset *rs = calloc(1, sizeof(*rs));
@@ -455,6 +514,8 @@ int ruleset_new(const struct ruleset_params *p, struct ruleset **ret, char *errb
 		return -ENOMEM;
 	rs->protos = RULESET_PROTO_UDP | (p->tcp ? RULESET_PROTO_TCP : 0);
 	r = build_sets(rs, p);
+	if (r == 0)
+		r = build_ingress(rs, p->tcp);
 	if (r == 0)
 		r = build_rules(rs, p, errbuf, errlen);
 	if (r < 0) {
@@ -473,8 +534,55 @@ void ruleset_free(struct ruleset *rs)
 		return;
 	for (size_t i = 0; i < RULESET_N_SETS; i++)
 		free(rs->sets[i].ranges);
+	free(rs->ingress);
 	free(rs->rules);
+	free(rs->internal);
 	free(rs);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strncmp(a, b, IFNAMSIZ);
+}
+
+int ruleset_set_internal(struct ruleset *rs, const char *const *names, size_t n, char *errbuf,
+			 size_t errlen)
+{
+	char (*v)[IFNAMSIZ] = NULL;
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (check_ifname(names[i], errbuf, errlen) < 0 || strchr(names[i], '*')) {
+			set_err(errbuf, errlen, "interface name \"%.*s\" cannot be an element of set %s",
+				IFNAMSIZ, names[i], RULESET_SET_INTERNAL);
+			return -EINVAL;
+		}
+	if (n) {
+		v = calloc(n, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++)
+			snprintf(v[i], sizeof(v[i]), "%s", names[i]);
+		qsort(v, n, sizeof(*v), name_cmp);
+		m = 1;
+		for (size_t i = 1; i < n; i++)
+			if (strcmp(v[i], v[m - 1]) != 0)
+				memcpy(v[m++], v[i], sizeof(v[i]));
+	}
+	free(rs->internal);
+	rs->internal = v;
+	rs->n_internal = m;
+	return 0;
+}
+
+bool ruleset_internal_equal(const struct ruleset *rs, const char (*names)[IFNAMSIZ], size_t n)
+{
+	if (rs->n_internal != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(rs->internal[i], names[i], IFNAMSIZ) != 0)
+			return false;
+	return true;
 }
 
 bool ruleset_set_contains(const struct ruleset_set *s, const uint8_t *addr)

@@ -9,16 +9,23 @@
  *   table inet port53guard {
  *     set allow4 { type ipv4_addr; flags interval; }   merged allow prefixes
  *     set allow6 { type ipv6_addr; flags interval; }
+ *     set internal { type ifname; }                    host-internal interfaces
  *     chain ingress {
  *       type filter hook prerouting priority -300; policy accept;
+ *       udp dport 53 jump dns                          (and tcp dport 53)
+ *     }
+ *     chain dns {
  *       <rules, in order>
  *     }
  *   }
  *
- * The default rules are: loopback accepted, one accept per exempt
- * interface, the allow sets accepted (UDP, and TCP when refused), the
- * caller's policy rules, then the refuse: UDP:53 (and TCP:53) dropped from
- * every source, with a counter.
+ * The dns chain's rules are: loopback accepted, packets not addressed to
+ * this host accepted (fib daddr type != local: routed, forwarded), the
+ * internal interfaces accepted, one accept per exempt interface, the allow
+ * sets accepted (UDP, and TCP when refused), the caller's policy rules,
+ * then the refuse: UDP (and TCP) dropped from every source, with a counter.
+ * Only what the cloud rule would see is refused: DNS from outside,
+ * addressed to the host itself.
  */
 
 #include <net/if.h>
@@ -30,7 +37,9 @@
 #include "cidr.h"
 
 #define RULESET_TABLE "port53guard"
-#define RULESET_CHAIN "ingress"
+#define RULESET_CHAIN "ingress"         /* the base chain: dispatches port 53 */
+#define RULESET_CHAIN_DNS "dns"         /* the decisions, for port-53 packets only */
+#define RULESET_SET_INTERNAL "internal"
 /* Raw priority: before conntrack (no entries for dropped floods) and DNAT
  * (ports published for containers are covered too). */
 #define RULESET_CHAIN_PRIORITY (-300)
@@ -43,6 +52,10 @@
 #define RULESET_RANGE_STRLEN (2 * 46 + 2)
 
 #define RULESET_COMMENT_REFUSE_UDP "UDP:53 from 0.0.0.0/0 and ::/0: refuse (mirrors the cloud rule)"
+#define RULESET_COMMENT_JUMP_UDP "UDP:53: the port the cloud rule filters; every other packet passes here"
+#define RULESET_COMMENT_JUMP_TCP "TCP:53: the port the cloud rule filters, for TCP"
+#define RULESET_COMMENT_NOT_LOCAL "not addressed to this host (routed, forwarded): the cloud rule never sees it"
+#define RULESET_COMMENT_INTERNAL "from a host-internal interface (container or VM network): the cloud never sees it"
 #define RULESET_COMMENT_REFUSE_TCP "TCP:53 from 0.0.0.0/0 and ::/0: refuse (mirrors the cloud rule, for TCP)"
 
 /* Protocol masks: a rule matches "PROTO dport 53"; 0 matches any packet. */
@@ -57,6 +70,8 @@ enum ruleset_set_id {
 
 enum ruleset_match {
 	RULESET_MATCH_ANY,      /* every packet of the protocol */
+	RULESET_MATCH_NOT_LOCAL,        /* fib daddr type != local */
+	RULESET_MATCH_INTERNAL,         /* iifname @internal */
 	RULESET_MATCH_IIF_LO,   /* iif "lo" */
 	RULESET_MATCH_IIFNAME,  /* iifname "X"; "X*" matches names starting with X */
 	RULESET_MATCH_SET,      /* ip saddr @allow4 or ip6 saddr @allow6 */
@@ -66,12 +81,16 @@ enum ruleset_match {
 enum ruleset_verdict {
 	RULESET_ACCEPT,
 	RULESET_DROP,
+	RULESET_JUMP,           /* jump dns: only in the ingress chain */
 };
 
 struct ruleset_rule {
 	/* RULESET_PROTO_* mask. In params a rule with both bits stands for
 	 * two rules (UDP, then TCP); in a built ruleset at most one is set. */
 	unsigned protos;
+	/* In the dns chain the jump has matched port 53 already, so a protocol
+	 * is only "meta l4proto udp"; otherwise it is "udp dport 53". */
+	bool port_checked;
 	enum ruleset_match match;
 	char ifname[IFNAMSIZ];          /* RULESET_MATCH_IIFNAME */
 	enum ruleset_set_id set;        /* RULESET_MATCH_SET */
@@ -99,8 +118,14 @@ struct ruleset_set {
 
 struct ruleset {
 	struct ruleset_set sets[RULESET_N_SETS];
-	struct ruleset_rule *rules;
+	struct ruleset_rule *ingress;   /* the base chain's dispatch rules */
+	size_t n_ingress;
+	struct ruleset_rule *rules;     /* the dns chain */
 	size_t n_rules;
+	/* The elements of set "internal": interface names, sorted, unique.
+	 * Kept current by the agent with ruleset_set_internal(). */
+	char (*internal)[IFNAMSIZ];
+	size_t n_internal;
 	unsigned protos;                /* RULESET_PROTO_* refused */
 };
 
@@ -121,6 +146,16 @@ struct ruleset_params {
  * *ret is set only on success; free it with ruleset_free(). */
 int ruleset_new(const struct ruleset_params *p, struct ruleset **ret, char *errbuf, size_t errlen);
 void ruleset_free(struct ruleset *rs);
+
+/* Replaces the internal set's elements with names (any order, duplicates
+ * fine; exact names only, no "*"). 0, -ENOMEM, or -EINVAL with the name in
+ * errbuf; rs is unchanged on failure. */
+int ruleset_set_internal(struct ruleset *rs, const char *const *names, size_t n, char *errbuf,
+			 size_t errlen);
+
+/* Whether the internal set holds exactly these names (sorted and unique,
+ * as ruleset_set_internal() keeps them). */
+bool ruleset_internal_equal(const struct ruleset *rs, const char (*names)[IFNAMSIZ], size_t n);
 
 /* Merges the prefixes of one family (others in `in` are skipped) into
  * sorted, disjoint, non-adjacent ranges. *ret (NULL when empty, free()

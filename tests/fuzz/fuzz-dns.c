@@ -63,7 +63,7 @@ static void account(const struct dns_packet *p, enum dns_error e)
 
 	n++;
 	if (e == DNS_OK)
-		traffic_add(t, p, &ts);
+		traffic_add(t, p, &ts, 0);
 	else
 		traffic_add_error(t, e);
 	/* Rotate now and then so snapshots are built from every state. */

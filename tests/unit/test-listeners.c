@@ -202,6 +202,91 @@ static void test_iface_virtual(void **state)
 	}
 }
 
+/* ------------------------------------------------- out of the rule's reach --- */
+
+/* A listener of another namespace as the scan leaves it: classified against
+ * that namespace's interfaces, then judged. */
+static bool unfiltered_one(const struct listeners_iftable *t, const char *addr, uint32_t ifindex,
+			   const char **ret_link)
+{
+	const struct listeners_iface *via = NULL, *link = NULL;
+	struct listener l = { .ifindex = ifindex };
+	bool r;
+
+	l.family = parse_addr(addr, l.addr);
+	l.exposure = listeners_classify(t, l.family, l.addr, ifindex, &via);
+	if (via)
+		memcpy(l.via, via->name, sizeof(l.via));
+	r = listeners_unfiltered(t, &l, &link);
+	*ret_link = link ? link->name : NULL;
+	return r;
+}
+
+static void test_unfiltered(void **state)
+{
+	/* A container behind a veth; a namespace with a macvlan on the wire
+	 * and a veth to the host; one with a NIC moved in; one with a bridge
+	 * over a vlan. */
+	static const struct listeners_iface veth_ns[] = {
+		{ 1, 0, "lo", "", true }, { 2, 0, "eth0", "veth", false },
+	};
+	static const struct listeners_iface macvlan_ns[] = {
+		{ 1, 0, "lo", "", true }, { 2, 0, "eth0", "veth", false }, { 3, 0, "mv0", "macvlan", false },
+	};
+	static const struct listeners_iface nic_ns[] = {
+		{ 1, 0, "lo", "", true }, { 4, 0, "enp3s0", "", false },
+	};
+	static const struct listeners_iface bridge_ns[] = {
+		{ 1, 0, "lo", "", true }, { 5, 0, "br0", "bridge", false }, { 6, 5, "eth0.7", "vlan", false },
+		{ 7, 5, "veth9", "veth", false },
+	};
+	static const struct {
+		const struct listeners_iface *ifaces;
+		size_t n_ifaces;
+		const char *if_addr;    /* the namespace's addresses: one per non-lo interface, in order */
+		const char *addr;
+		uint32_t ifindex;
+		bool expect;
+		const char *link;
+	} cases[] = {
+		{ veth_ns, 2, "192.0.2.10", "0.0.0.0", 0, false, NULL },              /* behind the host */
+		{ veth_ns, 2, "192.0.2.10", "192.0.2.10", 0, false, NULL },
+		{ macvlan_ns, 3, "192.0.2.20,198.51.100.20", "0.0.0.0", 0, true, "mv0" },
+		{ macvlan_ns, 3, "192.0.2.20,198.51.100.20", "::", 0, true, "mv0" },
+		{ macvlan_ns, 3, "192.0.2.20,198.51.100.20", "198.51.100.20", 0, true, "mv0" },
+		{ macvlan_ns, 3, "192.0.2.20,198.51.100.20", "192.0.2.20", 0, false, NULL },  /* veth side */
+		{ macvlan_ns, 3, "192.0.2.20,198.51.100.20", "127.0.0.1", 0, false, NULL },
+		{ macvlan_ns, 3, "192.0.2.20,198.51.100.20", "0.0.0.0", 2, false, NULL },     /* bound to the veth */
+		{ nic_ns, 2, "203.0.113.4", "0.0.0.0", 0, true, "enp3s0" },
+		{ bridge_ns, 4, "203.0.113.5", "203.0.113.5", 0, true, "br0" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct listeners_ifaddr addrs[4] = { 0 };
+		struct listeners_iftable t = { .ifaces = (struct listeners_iface *)cases[i].ifaces,
+					       .n_ifaces = cases[i].n_ifaces, .addrs = addrs };
+		char list[64];
+		const char *link;
+		bool got;
+		size_t k = 1;
+
+		snprintf(list, sizeof(list), "%s", cases[i].if_addr);
+		for (char *save = NULL, *a = strtok_r(list, ",", &save); a && k < cases[i].n_ifaces;
+		     a = strtok_r(NULL, ",", &save), k++) {
+			addrs[t.n_addrs].ifindex = cases[i].ifaces[k].ifindex;
+			addrs[t.n_addrs].family = parse_addr(a, addrs[t.n_addrs].addr);
+			t.n_addrs++;
+		}
+		got = unfiltered_one(&t, cases[i].addr, cases[i].ifindex, &link);
+		if (got != cases[i].expect)
+			fail_msg("case %zu (%s%%%u): unfiltered=%d, expected %d", i, cases[i].addr, cases[i].ifindex,
+				 got, cases[i].expect);
+		if (cases[i].link && (!link || strcmp(link, cases[i].link) != 0))
+			fail_msg("case %zu: link %s, expected %s", i, link ? link : "(none)", cases[i].link);
+	}
+}
+
 /* ---------------------------------------------------------- sock_diag --- */
 
 struct diag_spec {
@@ -988,6 +1073,7 @@ int main(void)
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_classify_empty_table),
 		cmocka_unit_test(test_iface_virtual),
+		cmocka_unit_test(test_unfiltered),
 		cmocka_unit_test(test_parse_diag),
 		cmocka_unit_test(test_parse_diag_malformed),
 		cmocka_unit_test(test_bytecode),

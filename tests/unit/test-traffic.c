@@ -26,6 +26,8 @@ struct msg {
 	const char *qname;      /* dotted, no escapes; NULL: no question */
 	uint16_t qtype;
 	uint8_t proto;
+	int32_t ifindex;        /* 0: unknown */
+	uint32_t ip_id;
 };
 
 static void set_addr(struct dns_packet *p, const char *text, uint8_t *out)
@@ -69,6 +71,10 @@ static void make(const struct msg *m, struct dns_packet *p)
 	p->hdr.qr = m->qr;
 	p->hdr.ra = m->ra;
 	p->hdr.rcode = m->rcode;
+	p->hdr.flags = (uint16_t)((m->qr ? 0x8000u : 0) | (m->ra ? 0x80u : 0) | m->rcode);
+	p->ifindex = m->ifindex;
+	p->ip_id = m->ip_id;
+	p->ip_len = 60;
 	p->has_question = m->qname != NULL;
 	p->qtype = m->qtype ? m->qtype : 1;
 	p->qclass = 1;
@@ -76,13 +82,18 @@ static void make(const struct msg *m, struct dns_packet *p)
 		set_qname(p, m->qname);
 }
 
-static unsigned add(struct traffic *t, const struct msg *m, long ms)
+static unsigned add_flags(struct traffic *t, const struct msg *m, long ms, unsigned flags)
 {
 	struct dns_packet p;
 	struct timespec ts = { .tv_sec = 1000 + ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
 
 	make(m, &p);
-	return traffic_add(t, &p, &ts);
+	return traffic_add(t, &p, &ts, flags);
+}
+
+static unsigned add(struct traffic *t, const struct msg *m, long ms)
+{
+	return add_flags(t, m, ms, 0);
 }
 
 static const struct traffic_snapshot *rotate(struct traffic *t, long ms)
@@ -455,6 +466,180 @@ static void test_addr_text(void **state)
 	assert_string_equal(text, "10.53.1.2");
 }
 
+/* ---- whose packet: the kernel rule's definition ---------------------------- */
+
+/* A host with an uplink (2), a container bridge (5) and a veth (6) on it;
+ * its addresses are the uplink's and the bridge's. */
+static bool fake_internal(const void *ctx, uint32_t ifindex)
+{
+	(void)ctx;
+	return ifindex == 5 || ifindex == 6;
+}
+
+static bool fake_local(const void *ctx, int family, const uint8_t *addr)
+{
+	static const char *const local[] = { "198.51.100.1", "192.0.2.1", "2001:db8::53", "127.0.0.1" };
+	uint8_t a[16];
+
+	(void)ctx;
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
+		int f = strchr(local[i], ':') ? AF_INET6 : AF_INET;
+
+		memset(a, 0, sizeof(a));
+		assert_int_equal(inet_pton(f, local[i], a), 1);
+		if (f == family && memcmp(a, addr, f == AF_INET ? 4 : 16) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void test_classify(void **state)
+{
+	static const struct traffic_host host = { .internal = fake_internal, .local_addr = fake_local };
+	static const struct {
+		const char *what;
+		struct msg m;
+		unsigned want;
+	} cases[] = {
+		{ "outside -> host address", { .src = "203.0.113.9", .dst = "198.51.100.1", .ifindex = 2 }, 0 },
+		{ "outside -> host, IPv6", { .src = "2001:db8:9::9", .dst = "2001:db8::53", .ifindex = 2 }, 0 },
+		{ "outside -> host, interface unknown", { .src = "203.0.113.9", .dst = "198.51.100.1" }, 0 },
+		{ "container -> upstream, routed", { .src = "192.0.2.10", .dst = "203.0.113.53", .ifindex = 5 },
+		  TRAFFIC_PKT_FOREIGN },
+		{ "routed query arriving on the uplink", { .src = "203.0.113.9", .dst = "192.0.2.10", .ifindex = 2 },
+		  TRAFFIC_PKT_FOREIGN },
+		{ "container -> host resolver on the bridge", { .src = "192.0.2.10", .dst = "192.0.2.1", .ifindex = 5 },
+		  TRAFFIC_PKT_FOREIGN },
+		{ "container -> host address, on its veth", { .src = "192.0.2.10", .dst = "198.51.100.1", .ifindex = 6 },
+		  TRAFFIC_PKT_FOREIGN },
+		{ "loopback", { .src = "127.0.0.1", .dst = "127.0.0.1", .ifindex = 1 }, TRAFFIC_PKT_FOREIGN },
+		{ "host listener answers an outside client",
+		  { .src = "198.51.100.1", .dst = "203.0.113.9", .qr = true, .ra = true, .ifindex = 2 }, 0 },
+		{ "host listener answers a container",
+		  { .src = "192.0.2.1", .dst = "192.0.2.10", .qr = true, .ra = true, .ifindex = 5 }, TRAFFIC_PKT_FOREIGN },
+		{ "upstream reply forwarded to a container",
+		  { .src = "203.0.113.53", .dst = "192.0.2.10", .qr = true, .ra = true, .ifindex = 5 }, TRAFFIC_PKT_FOREIGN },
+		{ "upstream reply forwarded out of the uplink",
+		  { .src = "203.0.113.53", .dst = "203.0.113.9", .qr = true, .ra = true, .ifindex = 2 }, TRAFFIC_PKT_FOREIGN },
+	};
+	struct dns_packet p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		make(&cases[i].m, &p);
+		if (traffic_classify(&host, &p) != cases[i].want)
+			fail_msg("%s: classified %u, want %u", cases[i].what, traffic_classify(&host, &p), cases[i].want);
+	}
+	/* Without an interface table nothing is foreign. */
+	make(&cases[3].m, &p);
+	assert_int_equal(traffic_classify(NULL, &p), 0);
+	assert_int_equal(traffic_classify(&(struct traffic_host){ 0 }, &p), 0);
+}
+
+/* Foreign packets are counted as such, and never as queries, answers or
+ * recursion. */
+static void test_foreign(void **state)
+{
+	struct traffic *t = new_traffic(NULL);
+	const struct traffic_snapshot *s;
+	unsigned notes;
+
+	(void)state;
+	add_flags(t, &(struct msg){ .src = "192.0.2.10", .dst = "203.0.113.53", .id = 1, .qname = "a.p53" }, 0,
+		  TRAFFIC_PKT_FOREIGN);
+	notes = add_flags(t, &(struct msg){ .src = "203.0.113.53", .dst = "192.0.2.10", .id = 1, .qr = true, .ra = true,
+					     .qname = "a.p53" }, 1, TRAFFIC_PKT_FOREIGN);
+	assert_int_equal(notes, 0);
+	assert_null(traffic_recursion(t));
+	add(t, &(struct msg){ .src = "203.0.113.9", .dst = "198.51.100.1", .id = 2, .qname = "b.p53" }, 2);
+	notes = add(t, &(struct msg){ .src = "198.51.100.1", .dst = "203.0.113.9", .id = 2, .qr = true, .ra = true,
+				      .qname = "b.p53" }, 3);
+	assert_int_equal(notes, TRAFFIC_NOTE_RECURSION_OFFERED);
+	assert_non_null(traffic_recursion(t));
+	s = rotate(t, 100);
+	assert_int_equal(s->c.packets, 4);
+	assert_int_equal(s->c.foreign, 2);
+	assert_int_equal(s->c.queries, 1);
+	assert_int_equal(s->c.responses, 1);
+	assert_int_equal(s->c.answered, 1);
+	assert_int_equal(s->c.unmatched_responses, 0);
+	assert_int_equal(s->c.recursion_offered, 1);
+	assert_int_equal(s->n_sources, 1);
+	assert_string_equal(s->sources[0].addr_text, "203.0.113.9");
+	assert_string_equal(s->recursion.querier_text, "203.0.113.9");
+	traffic_free(t);
+}
+
+/* ---- count once ------------------------------------------------------------- */
+
+static void test_duplicates(void **state)
+{
+	struct traffic *t = new_traffic(NULL);
+	const struct traffic_snapshot *s;
+	struct msg q = { .src = "203.0.113.9", .dst = "198.51.100.1", .id = 7, .qname = "dup.p53", .ip_id = 100 };
+	struct msg r = { .src = "198.51.100.1", .dst = "203.0.113.9", .id = 7, .qr = true, .qname = "dup.p53",
+			 .ip_id = 900 };
+
+	(void)state;
+	/* macvlan over a lower device: each query and its answer pass both. */
+	for (int i = 0; i < 4; i++) {
+		q.id = r.id = (uint16_t)(10 + i);
+		q.ip_id = (uint32_t)(100 + i);
+		r.ip_id = (uint32_t)(900 + i);
+		q.ifindex = 3;
+		assert_int_equal(add(t, &q, 10 * i), 0);
+		q.ifindex = 4;
+		assert_int_equal(add(t, &q, 10 * i), TRAFFIC_NOTE_DUPLICATE);
+		r.ifindex = 4;
+		assert_int_equal(add(t, &r, 10 * i + 1), 0);
+		r.ifindex = 3;
+		assert_int_equal(add(t, &r, 10 * i + 1), TRAFFIC_NOTE_DUPLICATE);
+	}
+	s = rotate(t, 1000);
+	assert_int_equal(s->c.packets, 16);
+	assert_int_equal(s->c.duplicates, 8);
+	assert_int_equal(s->c.queries, 4);
+	assert_int_equal(s->c.responses, 4);
+	assert_int_equal(s->c.answered, 4);
+	assert_int_equal(s->sources[0].queries, 4);
+
+	q.id = 50;
+	q.ip_id = 500;
+	/* A bond slave and the bond deliver in either order. */
+	q.ifindex = 8;
+	assert_int_equal(add(t, &q, 2000), 0);
+	q.ifindex = 7;
+	assert_int_equal(add(t, &q, 1999), TRAFFIC_NOTE_DUPLICATE);
+	/* ... and a third stacked device is a copy too. */
+	q.ifindex = 9;
+	assert_int_equal(add(t, &q, 2000), TRAFFIC_NOTE_DUPLICATE);
+	/* The same bytes again on the same interface are a packet of their own. */
+	q.ifindex = 8;
+	assert_int_equal(add(t, &q, 2001), 0);
+	/* On another interface, but later than the window: a packet too. */
+	q.ifindex = 7;
+	assert_int_equal(add(t, &q, 2001 + TRAFFIC_DUP_WINDOW_MS + 1), 0);
+	/* A retransmission has a new IP ID: never a copy. */
+	q.ip_id = 501;
+	q.ifindex = 8;
+	assert_int_equal(add(t, &q, 2100), 0);
+	/* An unknown interface is never a copy. */
+	q.ifindex = 0;
+	assert_int_equal(add(t, &q, 2100), 0);
+	assert_int_equal(add(t, &q, 2100), 0);
+	/* A foreign packet does not hide the counted copy that follows it. */
+	q.ip_id = 502;
+	q.ifindex = 6;
+	assert_int_equal(add_flags(t, &q, 2200, TRAFFIC_PKT_FOREIGN), 0);
+	q.ifindex = 4;
+	assert_int_equal(add(t, &q, 2200), 0);
+	s = rotate(t, 3000);
+	assert_int_equal(s->c.queries, 7);
+	assert_int_equal(s->c.duplicates, 2);
+	assert_int_equal(s->c.foreign, 1);
+	traffic_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -470,6 +655,9 @@ int main(void)
 		cmocka_unit_test(test_errors_and_totals),
 		cmocka_unit_test(test_empty_interval),
 		cmocka_unit_test(test_addr_text),
+		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_foreign),
+		cmocka_unit_test(test_duplicates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
