@@ -481,6 +481,7 @@ TOPO_DOCKER_V4=192.0.2.65
 TOPO_VIRBR_V4=192.0.2.97
 TOPO_VIRBR_V6=2001:db8:4::1
 TOPO_C1_V4=192.0.2.66
+# shellcheck disable=SC2034 # for the tests that source this file
 TOPO_C2_V4=192.0.2.67
 TOPO_VM_V4=192.0.2.98
 TOPO_VM_V6=2001:db8:4::2
@@ -536,6 +537,7 @@ topo_dnsmasq() {
 	echo "$pid"
 }
 
+# shellcheck disable=SC2034 # sets TOPO_* for the caller
 topo_host() {
 	TOPO_HOST=$(ns_add host) && TOPO_OUT=$(ns_add out) && TOPO_C1=$(ns_add c1) &&
 		TOPO_C2=$(ns_add c2) && TOPO_VM=$(ns_add vm) && TOPO_MVL=$(ns_add mvl) || return 1
