@@ -100,6 +100,20 @@ check "no agent: outside -> host, IPv6 with a destination options header: answer
 
 # ---- enforce ---------------------------------------------------------------------
 conf=$(host_conf enforce yes)
+# The classification the kernel decides by: the container and VM bridges
+# and their ports are internal; the uplink and the LAN bridge (and its NIC
+# port) are not. (The veths under the macvlans carry no address.)
+internal_set() {
+	ip netns exec "$h" "$PG" -c "$conf" apply --dry-run 2>&1 |
+		sed -n '/set internal {/,/}/p' | grep -o '"[^"]*"' | tr -d '"' | sort | tr '\n' ' '
+}
+set_now=$(internal_set)
+for i in docker0 vethc1 vethc2 virbr0 vnet0; do
+	check "apply --dry-run: $i is in the internal set" grep -qw "$i" <<<"$set_now"
+done
+for i in up0 brlan lanp; do
+	check "apply --dry-run: $i is not in the internal set" bash -c "! grep -qw '$i' <<<'$set_now'"
+done
 log=$dir/enforce.log
 pid=$(agent_start "$h" "$conf" "$log") || exit 1
 assert_eq "enforce: the table is there" 1 "$(table_count "$h")"
