@@ -180,6 +180,8 @@ static int loop(struct daemon *d)
 				on_tick(d);
 			else if (d->monitor && fd == enforce_monitor_fd(d))
 				enforce_on_events(d);
+			else if (d->links && fd == enforce_links_fd(d))
+				enforce_on_links(d);
 			else
 				observe_on_fd(d, fd);
 		}
@@ -200,6 +202,8 @@ static int start(struct daemon *d)
 	if (r < 0)
 		return r;
 	if (enforce_monitor_fd(d) >= 0 && epoll_add(d, enforce_monitor_fd(d)) < 0)
+		return -errno;
+	if (enforce_links_fd(d) >= 0 && epoll_add(d, enforce_links_fd(d)) < 0)
 		return -errno;
 	observe_open(d);        /* degraded capture is not fatal */
 	r = enforce_initial(d);

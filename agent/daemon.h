@@ -87,6 +87,8 @@ uint64_t daemon_now_ms(void);
 int enforce_open(struct daemon *d);
 int enforce_initial(struct daemon *d);
 int enforce_monitor_fd(const struct daemon *d);
+int enforce_links_fd(const struct daemon *d);
+void enforce_on_links(struct daemon *d);
 void enforce_close(struct daemon *d);
 int enforce_rebuild(struct daemon *d, const struct config *c, struct ruleset **ret);
 void enforce_replace_ruleset(struct daemon *d, struct ruleset *rs);

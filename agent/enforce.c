@@ -2,10 +2,13 @@
 #include <errno.h>
 #include <linux/netfilter.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "daemon.h"
+#include "links.h"
+#include "listeners.h"
 #include "monitor.h"
 #include "nft.h"
 #include "report.h"
@@ -21,6 +24,35 @@
 int enforce_monitor_fd(const struct daemon *d)
 {
 	return d->monitor ? monitor_fd(d->monitor) : -1;
+}
+
+int enforce_links_fd(const struct daemon *d)
+{
+	return d->links ? links_fd(d->links) : -1;
+}
+
+/* Without link events the internal set is filled once, from a dump now (or
+ * left empty): containers and VMs started later are refused until a reload,
+ * which is the safe side. */
+static void open_links(struct daemon *d)
+{
+	struct listeners_iftable t = { 0 };
+	int r = links_open(&d->links), r2;
+
+	if (r == 0)
+		return;
+	d->links = NULL;
+	r2 = listeners_iftable_dump(&t);
+	if (r2 < 0)
+		listeners_iftable_clear(&t);
+	if (links_new_from_table(&t, &d->links) < 0)
+		d->links = NULL;
+	listeners_iftable_clear(&t);
+	log_warning("links_unavailable", LOG_STR("error", strerror(-r)),
+		    LOG_STR("effect", r2 < 0 ? "set internal stays empty: DNS from containers and VMs to "
+				      "this host is refused"
+				    : "set internal is filled once: interfaces added later are refused "
+				      "until a reload"));
 }
 
 static const char *flags_text(unsigned flags)
@@ -74,12 +106,15 @@ int enforce_open(struct daemon *d)
 		log_warning("drift_watch_unavailable", LOG_STR("error", strerror(-r)),
 			    LOG_STR("effect", "changes are found by verification every 5 s instead"));
 	}
+	open_links(d);
 	choose_table_flags(d);
 	return 0;
 }
 
 void enforce_close(struct daemon *d)
 {
+	links_free(d->links);
+	d->links = NULL;
 	monitor_close(d->monitor);
 	d->monitor = NULL;
 	nft_close(d->nft);
@@ -102,16 +137,31 @@ static int build_with_policy_log(const struct config *c, struct ruleset **ret, c
 	return r;
 }
 
+/* The internal set for configuration c from the interfaces as last seen. */
+static int fill_internal(struct daemon *d, const struct config *c, struct ruleset *rs)
+{
+	static const struct listeners_iftable empty;
+	char err[256] = "";
+	int r = rulesconf_set_internal(c, d->links ? links_table(d->links) : &empty, rs, err, sizeof(err));
+
+	if (r < 0)
+		log_warning("internal_interfaces_failed", LOG_STR("error", err[0] ? err : strerror(-r)),
+			    LOG_STR("effect", "set internal is left as it was"));
+	return r;
+}
+
 int enforce_rebuild(struct daemon *d, const struct config *c, struct ruleset **ret)
 {
 	char err[512] = "";
 	int r;
 
-	(void)d;
 	r = build_with_policy_log(c, ret, err, sizeof(err));
-	if (r < 0)
+	if (r < 0) {
 		log_error("rules_invalid", LOG_STR("error", err[0] ? err : strerror(-r)));
-	return r;
+		return r;
+	}
+	(void)fill_internal(d, c, *ret);
+	return 0;
 }
 
 static size_t count_ranges(const struct ruleset *rs, enum ruleset_set_id id)
@@ -139,6 +189,7 @@ static int apply(struct daemon *d, const char *reason)
 		 LOG_UINT("rules", d->ruleset->n_rules),
 		 LOG_UINT("allow4_ranges", count_ranges(d->ruleset, RULESET_SET_ALLOW4)),
 		 LOG_UINT("allow6_ranges", count_ranges(d->ruleset, RULESET_SET_ALLOW6)),
+		 LOG_UINT("internal_interfaces", d->ruleset->n_internal),
 		 LOG_STR("protocols", d->ruleset->protos & RULESET_PROTO_TCP ? "udp,tcp" : "udp"),
 		 LOG_STR("table_flags", flags_text(d->table_flags)), LOG_UINT("took_ms", daemon_now_ms() - t0));
 	return 0;
@@ -279,6 +330,107 @@ void enforce_on_events(struct daemon *d)
 		repair(d, "change by another process");
 }
 
+/* ---- internal interfaces ---- */
+
+/* "a, b" of the names in x that y lacks (both sorted), into buf. */
+static void names_missing(const char (*x)[IFNAMSIZ], size_t nx, const char (*y)[IFNAMSIZ], size_t ny,
+			  char *buf, size_t len)
+{
+	size_t i = 0, k = 0, used = 0;
+
+	buf[0] = '\0';
+	while (i < nx) {
+		int c = k == ny ? -1 : strncmp(x[i], y[k], IFNAMSIZ);
+
+		if (c == 0) {
+			i++;
+			k++;
+		} else if (c > 0) {
+			k++;
+		} else {
+			int n = snprintf(buf + used, len - used, "%s%s", used ? "," : "", x[i++]);
+
+			if (n < 0 || (size_t)n >= len - used) {
+				/* A long list is cut where it stops fitting. */
+				buf[used] = '\0';
+				snprintf(buf + used, len - used, "%s...", used ? "," : "");
+				return;
+			}
+			used += (size_t)n;
+		}
+	}
+}
+
+/* Brings the ruleset's internal set up to the interfaces as they are now
+ * and, while the table is installed, pushes only the set's elements (one
+ * transaction: counters and the rest of the table stay). */
+static void update_internal(struct daemon *d, const char *cause)
+{
+	char (*old)[IFNAMSIZ] = NULL, added[512], removed[512], err[512] = "";
+	size_t n_old;
+	uint64_t t0 = daemon_now_ms();
+	int r;
+
+	if (!d->ruleset)
+		return;
+	n_old = d->ruleset->n_internal;
+	if (n_old && !(old = calloc(n_old, sizeof(*old))))
+		return;
+	if (n_old)
+		memcpy(old, d->ruleset->internal, n_old * sizeof(*old));
+	if (fill_internal(d, d->config, d->ruleset) < 0 ||
+	    ruleset_internal_equal(d->ruleset, (const char (*)[IFNAMSIZ])old, n_old)) {
+		free(old);
+		return;
+	}
+	names_missing((const char (*)[IFNAMSIZ])d->ruleset->internal, d->ruleset->n_internal,
+		      (const char (*)[IFNAMSIZ])old, n_old, added, sizeof(added));
+	names_missing((const char (*)[IFNAMSIZ])old, n_old,
+		      (const char (*)[IFNAMSIZ])d->ruleset->internal, d->ruleset->n_internal, removed,
+		      sizeof(removed));
+	free(old);
+	if (!d->enforcing) {
+		log_info("internal_interfaces_changed", LOG_STR("added", added), LOG_STR("removed", removed),
+			 LOG_UINT("internal_interfaces", d->ruleset->n_internal), LOG_STR("cause", cause),
+			 LOG_STR("table", "not installed"));
+		return;
+	}
+	r = nft_set_internal(d->nft, d->ruleset, err, sizeof(err));
+	log_info("internal_interfaces_changed", LOG_STR("added", added), LOG_STR("removed", removed),
+		 LOG_UINT("internal_interfaces", d->ruleset->n_internal), LOG_STR("cause", cause),
+		 LOG_STR("table", r == 0 ? "set internal updated" : "set update failed: replacing the table"),
+		 LOG_UINT("took_ms", daemon_now_ms() - t0));
+	if (r < 0) {
+		log_warning("internal_set_failed", LOG_STR("error", err[0] ? err : strerror(-r)),
+			    LOG_STR("action", "replacing the whole table"));
+		repair(d, "set internal could not be updated");
+	}
+}
+
+/* Reads pending link events; a lost event or a failed dump is retried at
+ * the next verification (links_process dumps again while stale). */
+static void process_links(struct daemon *d, const char *cause)
+{
+	bool changed = false;
+	int r;
+
+	if (!d->links)
+		return;
+	r = links_process(d->links, &changed);
+	if (r < 0) {
+		log_warning("links_failed", LOG_STR("error", strerror(-r)),
+			    LOG_STR("action", "read again at the next verification"));
+		return;
+	}
+	if (changed)
+		update_internal(d, cause);
+}
+
+void enforce_on_links(struct daemon *d)
+{
+	process_links(d, "link event");
+}
+
 static void read_counters(struct daemon *d, const struct nft_live *live)
 {
 	static const char *const comments[2] = { RULESET_COMMENT_REFUSE_UDP, RULESET_COMMENT_REFUSE_TCP };
@@ -293,6 +445,28 @@ static void read_counters(struct daemon *d, const struct nft_live *live)
 	}
 }
 
+/* Someone else changed set internal but nothing else: put its elements
+ * back without replacing the table (counters stay). */
+static bool repair_internal(struct daemon *d, const char *diff)
+{
+	char err[512] = "";
+	int r;
+
+	log_warning("rules_drift", LOG_STR("change", diff), LOG_STR("found_by", "verification"),
+		    LOG_STR("action", "restoring set internal"));
+	r = nft_set_internal(d->nft, d->ruleset, err, sizeof(err));
+	if (r < 0) {
+		log_warning("internal_set_failed", LOG_STR("error", err[0] ? err : strerror(-r)),
+			    LOG_STR("action", "replacing the whole table"));
+		return false;
+	}
+	d->drift_repairs++;
+	d->verified_at = time(NULL);
+	log_notice("rules_restored", LOG_STR("cause", "set internal changed by another process"),
+		   LOG_UINT("repairs", d->drift_repairs));
+	return true;
+}
+
 static void verify(struct daemon *d)
 {
 	struct nft_live *live = NULL;
@@ -300,12 +474,27 @@ static void verify(struct daemon *d)
 	int r;
 
 	d->next_verify_ms = d->now_ms + VERIFY_INTERVAL_MS;
-	r = nft_verify(d->nft, d->ruleset, &live, diff, sizeof(diff));
+	/* The set follows the interfaces: bring it up to date first, so only
+	 * someone else's change to it counts as drift. */
+	process_links(d, "verification");
+	r = nft_read(d->nft, &live, diff, sizeof(diff));
+	if (r < 0 && r != -ENOENT) {
+		log_warning("rules_verify_failed", LOG_STR("error", diff[0] ? diff : strerror(-r)));
+		return;
+	}
 	if (live)
 		read_counters(d, live);
+	r = nft_compare(live, d->ruleset, diff, sizeof(diff));
+	if (r == 0 && nft_compare_internal(live, d->ruleset, diff, sizeof(diff)) != 0) {
+		nft_live_free(live);
+		if (repair_internal(d, diff))
+			return;
+		repair(d, "set internal could not be restored");
+		return;
+	}
 	nft_live_free(live);
 	if (r < 0) {
-		log_warning("rules_verify_failed", LOG_STR("error", diff[0] ? diff : strerror(-r)));
+		log_warning("rules_verify_failed", LOG_STR("error", strerror(-r)));
 		return;
 	}
 	if (r == 0) {

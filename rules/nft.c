@@ -1897,7 +1897,7 @@ static int compare_sets(const struct nft_live *live, const struct ruleset *rs, c
 	return 0;
 }
 
-static int expected_exprs(const struct ruleset_rule *rr, char **ret)
+int nft_rule_exprs(const struct ruleset_rule *rr, char **ret)
 {
 	struct nftnl_rule *r;
 	int ret_ = rule_build(rr, RULESET_CHAIN_DNS, &r);
@@ -1913,7 +1913,7 @@ static int compare_rule(const struct nft_live_rule *lr, const struct ruleset_rul
 			const char *chain, size_t pos, char *diff, size_t len)
 {
 	char text[RULESET_RULE_STRLEN], *want;
-	int r = expected_exprs(rr, &want);
+	int r = nft_rule_exprs(rr, &want);
 
 	if (r < 0)
 		return r;

@@ -122,6 +122,10 @@ const struct nft_live_rule *nft_live_find_rule(const struct nft_live *live, cons
  * change with the interfaces: nft_compare_internal() checks those. */
 int nft_compare(const struct nft_live *live, const struct ruleset *rs, char *diff, size_t difflen);
 
+/* A rule's expressions as nft_live_rule.exprs shows them when the kernel
+ * holds exactly that rule (free() it). 0 or -ENOMEM. */
+int nft_rule_exprs(const struct ruleset_rule *rr, char **ret);
+
 /* Whether set "internal" holds exactly rs->internal: 0, or 1 with the
  * first difference in diff. */
 int nft_compare_internal(const struct nft_live *live, const struct ruleset *rs, char *diff,

@@ -13,8 +13,13 @@
  *     exactly the addresses the allowlist names, checked at every prefix's
  *     edges and one address beyond them;
  *   - its elements, read back from the script, are exactly those ranges;
- *   - the chain is loopback, the exempt interfaces in order, the allow-set
- *     accepts, then the refuse for UDP (and TCP), written as nft would.
+ *   - the internal set holds exactly the interfaces of a fixed host that
+ *     internal_interfaces selects (auto: the classified ones; none; or the
+ *     names matching the list), never loopback or a name nft cannot quote;
+ *   - the base chain jumps to the dns chain for UDP:53 (and TCP:53), and
+ *     the dns chain is loopback, not-local, the internal set, the exempt
+ *     interfaces in order, the allow-set accepts, then the refuse for UDP
+ *     (and TCP), written as nft would.
  *
  * Seeds: tests/fuzz/corpus/ruleset (the configuration corpus and a few
  * allowlists with overlapping, touching and nested prefixes). A policy_file
@@ -31,6 +36,8 @@
 
 #include "cidr.h"
 #include "config.h"
+#include "links.h"
+#include "listeners.h"
 #include "rulesconf.h"
 #include "ruleset.h"
 
@@ -269,11 +276,96 @@ static size_t check_set_text(const struct lines *l, size_t i, const struct rules
 	return i + 2;
 }
 
+/* A host for the internal set: what auto picks is marked. */
+static const struct {
+	struct listeners_iface i;
+	bool internal;
+} host[] = {
+	{ { 1, 0, "lo", "", true }, false },
+	{ { 2, 0, "eth0", "", false }, false },
+	{ { 3, 0, "docker0", "bridge", false }, true },
+	{ { 4, 3, "veth0", "veth", false }, true },
+	{ { 5, 0, "br-lan", "bridge", false }, false },
+	{ { 6, 5, "eth1", "", false }, false },
+	{ { 7, 0, "wg0", "wireguard", false }, true },
+	{ { 8, 0, "mv0", "macvlan", false }, false },
+	{ { 9, 0, "veth\"q", "veth", false }, false },      /* nft cannot quote it: left out */
+	{ { 10, 0, "vethx", "veth", false }, true },
+};
+#define N_HOST (sizeof(host) / sizeof(host[0]))
+
+static bool listed(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_internal_interfaces; i++)
+		if (links_name_matches(c->internal_interfaces[i], name))
+			return true;
+	return false;
+}
+
+static void fill_internal(const struct config *c, struct ruleset *rs)
+{
+	struct listeners_iface ifaces[N_HOST];
+	struct listeners_iftable t = { .ifaces = ifaces, .n_ifaces = N_HOST };
+	char err[256] = "";
+	size_t n = 0;
+	int r;
+
+	for (size_t i = 0; i < N_HOST; i++)
+		ifaces[i] = host[i].i;
+	r = rulesconf_set_internal(c, &t, rs, err, sizeof(err));
+	if (r < 0)
+		fail("rulesconf_set_internal: %d %s", r, err);
+	for (size_t i = 0; i < N_HOST; i++) {
+		const char *name = host[i].i.name;
+		bool want = false, in = false;
+
+		if (c->internal_mode == CONFIG_INTERNAL_AUTO)
+			want = host[i].internal;
+		else if (c->internal_mode == CONFIG_INTERNAL_LIST)
+			want = !host[i].i.loopback && !strchr(name, '"') && listed(c, name);
+		for (size_t k = 0; k < rs->n_internal; k++)
+			in |= strcmp(rs->internal[k], name) == 0;
+		if (in != want)
+			fail("interface %s: in set internal %d, expected %d", name, in, want);
+		n += want;
+	}
+	if (n != rs->n_internal)
+		fail("set internal holds %zu names, expected %zu", rs->n_internal, n);
+}
+
+/* "\tset internal {", type, [elements = {, one per line, }], "\t}", "". */
+static size_t check_internal_text(const struct lines *l, size_t i, const struct ruleset *rs)
+{
+	char want[64];
+
+	if (i + 4 > l->n || strcmp(l->v[i], "\tset internal {") != 0 ||
+	    strcmp(l->v[i + 1], "\t\ttype ifname") != 0)
+		fail("set internal header is not as expected");
+	i += 2;
+	if (rs->n_internal) {
+		if (i + rs->n_internal + 2 > l->n || strcmp(l->v[i], "\t\telements = {") != 0)
+			fail("set internal: no elements block");
+		i++;
+		for (size_t k = 0; k < rs->n_internal; k++, i++) {
+			snprintf(want, sizeof(want), "\t\t\t\"%s\"%s", rs->internal[k],
+				 k + 1 < rs->n_internal ? "," : "");
+			if (strcmp(l->v[i], want) != 0)
+				fail("set internal: element line %zu is \"%s\"", k, l->v[i]);
+		}
+		if (strcmp(l->v[i], "\t\t}") != 0)
+			fail("set internal: elements block not closed");
+		i++;
+	}
+	if (i + 2 > l->n || strcmp(l->v[i], "\t}") != 0 || strcmp(l->v[i + 1], "") != 0)
+		fail("set internal not closed");
+	return i + 2;
+}
+
 /* The rule lines the configuration calls for, built here independently. */
 static char **expected_rules(const struct config *c, const struct ruleset *rs, size_t *ret_n)
 {
 	bool tcp = (c->protocols & CONFIG_PROTO_TCP) != 0;
-	size_t cap = c->n_exempt_interfaces + 8, n = 0;
+	size_t cap = c->n_exempt_interfaces + 10, n = 0;
 	char **v = calloc(cap, sizeof(*v));
 	char *s;
 
@@ -281,6 +373,8 @@ static char **expected_rules(const struct config *c, const struct ruleset *rs, s
 		abort();
 #define ADD(...) do { if (asprintf(&s, __VA_ARGS__) < 0) abort(); v[n++] = s; } while (0)
 	ADD("\t\tiif \"lo\" accept comment \"loopback is never filtered (local resolvers such as 127.0.0.53 keep working)\"");
+	ADD("\t\tfib daddr type != local accept comment \"%s\"", RULESET_COMMENT_NOT_LOCAL);
+	ADD("\t\tiifname @internal accept comment \"%s\"", RULESET_COMMENT_INTERNAL);
 	for (size_t i = 0; i < c->n_exempt_interfaces; i++)
 		ADD("\t\tiifname \"%s\" accept comment \"exempt interface %s\"", c->exempt_interfaces[i],
 		    c->exempt_interfaces[i]);
@@ -288,15 +382,15 @@ static char **expected_rules(const struct config *c, const struct ruleset *rs, s
 		const char *proto = p ? "tcp" : "udp", *PROTO = p ? "TCP" : "UDP";
 
 		if (rs->sets[RULESET_SET_ALLOW4].n_ranges)
-			ADD("\t\t%s dport 53 ip saddr @allow4 counter accept comment \"%s:53 from the IPv4 allowlist: "
+			ADD("\t\tmeta l4proto %s ip saddr @allow4 counter accept comment \"%s:53 from the IPv4 allowlist: "
 			    "accept (mirrors an allow rule above the refuse)\"", proto, PROTO);
 		if (rs->sets[RULESET_SET_ALLOW6].n_ranges)
-			ADD("\t\t%s dport 53 ip6 saddr @allow6 counter accept comment \"%s:53 from the IPv6 allowlist: "
+			ADD("\t\tmeta l4proto %s ip6 saddr @allow6 counter accept comment \"%s:53 from the IPv6 allowlist: "
 			    "accept (mirrors an allow rule above the refuse)\"", proto, PROTO);
 	}
-	ADD("\t\tudp dport 53 counter drop comment \"%s\"", RULESET_COMMENT_REFUSE_UDP);
+	ADD("\t\tmeta l4proto udp counter drop comment \"%s\"", RULESET_COMMENT_REFUSE_UDP);
 	if (tcp)
-		ADD("\t\ttcp dport 53 counter drop comment \"%s\"", RULESET_COMMENT_REFUSE_TCP);
+		ADD("\t\tmeta l4proto tcp counter drop comment \"%s\"", RULESET_COMMENT_REFUSE_TCP);
 #undef ADD
 	*ret_n = n;
 	return v;
@@ -323,10 +417,23 @@ static void check_script(const struct config *c, const struct ruleset *rs, char 
 			fail("script header line %zu differs", i);
 	i = check_set_text(&l, i, &rs->sets[RULESET_SET_ALLOW4]);
 	i = check_set_text(&l, i, &rs->sets[RULESET_SET_ALLOW6]);
+	i = check_internal_text(&l, i, rs);
 	if (i + 2 > l.n || strcmp(l.v[i], "\tchain " RULESET_CHAIN " {") != 0 ||
 	    strcmp(l.v[i + 1], "\t\ttype filter hook prerouting priority -300; policy accept;") != 0)
 		fail("chain header differs");
 	i += 2;
+	if (i >= l.n || strcmp(l.v[i], "\t\tudp dport 53 jump dns comment \"" RULESET_COMMENT_JUMP_UDP "\"") != 0)
+		fail("the UDP jump differs");
+	i++;
+	if (c->protocols & CONFIG_PROTO_TCP) {
+		if (i >= l.n || strcmp(l.v[i], "\t\ttcp dport 53 jump dns comment \"" RULESET_COMMENT_JUMP_TCP "\"") != 0)
+			fail("the TCP jump differs");
+		i++;
+	}
+	if (i + 3 > l.n || strcmp(l.v[i], "\t}") != 0 || strcmp(l.v[i + 1], "") != 0 ||
+	    strcmp(l.v[i + 2], "\tchain " RULESET_CHAIN_DNS " {") != 0)
+		fail("chain dns does not follow the base chain");
+	i += 3;
 	want = expected_rules(c, rs, &n_want);
 	if (rs->n_rules != n_want)
 		fail("%zu rules, the configuration calls for %zu", rs->n_rules, n_want);
@@ -395,6 +502,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		if (!rs)
 			fail("rulesconf_build succeeded without a ruleset");
+		fill_internal(c, rs);
 		check_ruleset(c, rs);
 		ruleset_free(rs);
 	}

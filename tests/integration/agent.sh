@@ -14,6 +14,8 @@ agent_conf() {
 		printf '[agent]\nsummary_interval = 2s\n'
 		printf '[output]\nstatus_file = %s/status.json\nmetrics_file = %s/metrics/port53guard.prom\n' "$dir" "$dir"
 		printf '[listeners]\nrescan_interval = 1s\nnamespaces = no\n'
+		# The harness's veths stand for NICs here: nothing is host-internal.
+		printf '[rules]\ninternal_interfaces = none\n'
 		local l
 		for l in "$@"; do printf '%s\n' "$l"; done
 	} >"$dir/port53guard.conf"
@@ -71,7 +73,7 @@ status_code() {
 # drop_counter NS: packets counted by the UDP refuse rule.
 drop_counter() {
 	ip netns exec "$1" nft list table inet port53guard |
-		sed -n 's/.*udp dport 53 counter packets \([0-9]*\) bytes.*drop.*/\1/p'
+		sed -n 's/.*meta l4proto udp counter packets \([0-9]*\) bytes.*drop.*/\1/p'
 }
 
 # send_query NS DST QNAME_LABEL_PYTHON_BYTES: one raw DNS query whose first

@@ -175,7 +175,7 @@ table_present() {
 }
 
 drop_rule_present() {
-	in_ct nft list table inet port53guard 2>/dev/null | grep -qE 'udp dport 53 .*drop'
+	in_ct nft list table inet port53guard 2>/dev/null | grep -qE 'l4proto udp counter .*drop'
 }
 
 service_active() {

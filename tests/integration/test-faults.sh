@@ -58,7 +58,7 @@ status_field() {
 # one element: A (10,000 in 10.200.0.0/14) and B (12,000 in 10.220.0.0/14),
 # FAULT_ALLOW_SIZES="A B" to change them. After every kill the kernel's
 # table is read back: anything but exactly A's elements or exactly B's, with
-# the same three rules, is a torn table.
+# the same six rules (one dispatch, five in chain dns), is a torn table.
 read -r size_a size_b <<<"${FAULT_ALLOW_SIZES:-10000 12000}"
 python3 - "$dir" "$size_a" "$size_b" <<-'PY'
 import hashlib, sys
@@ -70,7 +70,7 @@ def gen(n, base, name):
             f.write("\t" + ", ".join(a[i:i + 12]) + "\n")
     digest = hashlib.sha256("\n".join(sorted(a)).encode()).hexdigest()[:16]
     with open("%s/allow-%s.want" % (sys.argv[1], name), "w") as f:
-        f.write("%d 0 3 %s\n" % (n, digest))
+        f.write("%d 0 6 %s\n" % (n, digest))
 gen(int(sys.argv[2]), 200, "a")
 gen(int(sys.argv[3]), 220, "b")
 PY

@@ -71,7 +71,8 @@ internal_only() {        # FILE: the VPC may resolve, the rest is refused
 write_conf() {           # FILE POLICY [EXTRA LINES...]
 	local file=$1 pol=$2
 	shift 2
-	printf '[rules]\npolicy_file = %s\n' "$pol" >"$file"
+	# internal_interfaces = none: the harness's veths stand for NICs.
+	printf '[rules]\npolicy_file = %s\ninternal_interfaces = none\n' "$pol" >"$file"
 	for l in "$@"; do printf '%s\n' "$l" >>"$file"; done
 }
 
@@ -110,10 +111,10 @@ p53g -c "$dir/internal.conf" apply --dry-run >"$dir/dry.nft" 2>"$dir/dry.err"
 assert_eq "dry run exits 0" 0 "$?"
 check "dry run is accepted by nft -c -f" ip netns exec "$srv" nft -c -f "$dir/dry.nft"
 check "dry run: the internal accept with its PolicyIndex" grep -qF \
-	'udp dport 53 ip saddr 10.53.2.0/24 counter accept comment "cloud policy group 1 PolicyIndex 0: internal clients"' \
+	'meta l4proto udp ip saddr 10.53.2.0/24 counter accept comment "cloud policy group 1 PolicyIndex 0: internal clients"' \
 	"$dir/dry.nft"
 check "dry run: the policy's drop of 0.0.0.0/0" grep -qF \
-	'udp dport 53 ip saddr 0.0.0.0/0 counter drop comment "cloud policy group 1 PolicyIndex 2: refuse the rest"' \
+	'meta l4proto udp ip saddr 0.0.0.0/0 counter drop comment "cloud policy group 1 PolicyIndex 2: refuse the rest"' \
 	"$dir/dry.nft"
 check "dry run: the SSH entry listed as out of scope" grep -qxF \
 	"# out of scope: group 1, ingress entry 2 (PolicyIndex 1): TCP:22 from 0.0.0.0/0 ACCEPT (ssh from anywhere)" \

@@ -254,25 +254,31 @@ struct rules_case {
 	bool tcp;
 	const char *allow[MAXN];
 	const char *exempt[MAXN];
-	const char *rules[2 * 10];      /* rule text, then its comment, pairs */
+	const char *ingress[2 * 2];     /* the base chain: rule text, comment pairs */
+	const char *rules[2 * 14];      /* the dns chain: rule text, then its comment, pairs */
 };
 
 #define LO "iif \"lo\" accept", \
 	   "loopback is never filtered (local resolvers such as 127.0.0.53 keep working)"
-#define REFUSE_UDP "udp dport 53 counter drop", RULESET_COMMENT_REFUSE_UDP
-#define REFUSE_TCP "tcp dport 53 counter drop", RULESET_COMMENT_REFUSE_TCP
+#define NOT_LOCAL "fib daddr type != local accept", RULESET_COMMENT_NOT_LOCAL
+#define INTERNAL "iifname @internal accept", RULESET_COMMENT_INTERNAL
+#define HEAD LO, NOT_LOCAL, INTERNAL
+#define JUMP_UDP "udp dport 53 jump dns", RULESET_COMMENT_JUMP_UDP
+#define JUMP_TCP "tcp dport 53 jump dns", RULESET_COMMENT_JUMP_TCP
+#define REFUSE_UDP "meta l4proto udp counter drop", RULESET_COMMENT_REFUSE_UDP
+#define REFUSE_TCP "meta l4proto tcp counter drop", RULESET_COMMENT_REFUSE_TCP
 #define ALLOW(p, P, ip, set, fam) \
-	p " dport 53 " ip " saddr @" set " counter accept", \
+	"meta l4proto " p " " ip " saddr @" set " counter accept", \
 	P ":53 from the " fam " allowlist: accept (mirrors an allow rule above the refuse)"
 
 static const struct rules_case rules_cases[] = {
-	{ "defaults", false, { NULL }, { NULL }, { LO, REFUSE_UDP } },
-	{ "tcp on", true, { NULL }, { NULL }, { LO, REFUSE_UDP, REFUSE_TCP } },
-	{ "IPv4 allowlist only", false, { "10.53.3.0/24" }, { NULL },
-	  { LO, ALLOW("udp", "UDP", "ip", "allow4", "IPv4"), REFUSE_UDP } },
+	{ "defaults", false, { NULL }, { NULL }, { JUMP_UDP }, { HEAD, REFUSE_UDP } },
+	{ "tcp on", true, { NULL }, { NULL }, { JUMP_UDP, JUMP_TCP }, { HEAD, REFUSE_UDP, REFUSE_TCP } },
+	{ "IPv4 allowlist only", false, { "10.53.3.0/24" }, { NULL }, { JUMP_UDP },
+	  { HEAD, ALLOW("udp", "UDP", "ip", "allow4", "IPv4"), REFUSE_UDP } },
 	{ "both allowlists, tcp, exempt interfaces", true, { "fd53:3::/64", "10.53.3.2" },
-	  { "eth1", "veth*" },
-	  { LO, "iifname \"eth1\" accept", "exempt interface eth1",
+	  { "eth1", "veth*" }, { JUMP_UDP, JUMP_TCP },
+	  { HEAD, "iifname \"eth1\" accept", "exempt interface eth1",
 	    "iifname \"veth*\" accept", "exempt interface veth*",
 	    ALLOW("udp", "UDP", "ip", "allow4", "IPv4"), ALLOW("udp", "UDP", "ip6", "allow6", "IPv6"),
 	    ALLOW("tcp", "TCP", "ip", "allow4", "IPv4"), ALLOW("tcp", "TCP", "ip6", "allow6", "IPv6"),
@@ -285,7 +291,7 @@ static void test_rules_one(const struct rules_case *c)
 	char *exempt[MAXN], buf[RULESET_RULE_STRLEN], err[128] = "";
 	struct ruleset_params p = { .tcp = c->tcp, .allow = allow, .exempt = exempt };
 	struct ruleset *rs;
-	size_t want = 0;
+	size_t want = 0, want_ingress = 0;
 
 	p.n_allow = parse_all(c->allow, allow);
 	while (c->exempt[p.n_exempt]) {
@@ -294,7 +300,17 @@ static void test_rules_one(const struct rules_case *c)
 	}
 	while (c->rules[want * 2])
 		want++;
+	while (want_ingress < 2 && c->ingress[want_ingress * 2])
+		want_ingress++;
 	assert_int_equal(ruleset_new(&p, &rs, err, sizeof(err)), 0);
+	if (rs->n_ingress != want_ingress)
+		fail_msg("%s: %zu ingress rules, expected %zu", c->name, rs->n_ingress, want_ingress);
+	for (size_t i = 0; i < want_ingress; i++) {
+		assert_string_equal(ruleset_rule_format(&rs->ingress[i], buf, sizeof(buf)),
+				    c->ingress[i * 2]);
+		assert_string_equal(rs->ingress[i].comment, c->ingress[i * 2 + 1]);
+	}
+	assert_int_equal(rs->n_internal, 0);    /* filled later, from the interfaces */
 	if (rs->n_rules != want)
 		fail_msg("%s: %zu rules, expected %zu", c->name, rs->n_rules, want);
 	for (size_t i = 0; i < want; i++) {
@@ -327,11 +343,13 @@ static void test_policy_rules(void **state)
 	};
 	static const char *const want[] = {
 		"iif \"lo\" accept",
-		"udp dport 53 ip saddr 198.51.100.0/24 counter accept",
-		"tcp dport 53 ip saddr 198.51.100.0/24 counter accept",
-		"udp dport 53 ip6 saddr 2001:db8::1 drop",
+		"fib daddr type != local accept",
+		"iifname @internal accept",
+		"meta l4proto udp ip saddr 198.51.100.0/24 counter accept",
+		"meta l4proto tcp ip saddr 198.51.100.0/24 counter accept",
+		"meta l4proto udp ip6 saddr 2001:db8::1 drop",
 		"ip6 saddr @allow6 accept",
-		"udp dport 53 counter drop",
+		"meta l4proto udp counter drop",
 	};
 	struct ruleset_params p = { .rules = pol, .n_rules = 3 };
 	char buf[RULESET_RULE_STRLEN];
@@ -341,12 +359,15 @@ static void test_policy_rules(void **state)
 	assert_int_equal(cidr_parse("198.51.100.0/24", &pol[0].cidr), 0);
 	assert_int_equal(cidr_parse("2001:db8::1", &pol[1].cidr), 0);
 	assert_int_equal(ruleset_new(&p, &rs, NULL, 0), 0);
-	assert_int_equal(rs->n_rules, 6);
-	for (size_t i = 0; i < 6; i++)
+	assert_int_equal(rs->n_rules, 8);
+	for (size_t i = 0; i < 8; i++)
 		assert_string_equal(ruleset_rule_format(&rs->rules[i], buf, sizeof(buf)), want[i]);
-	assert_string_equal(rs->rules[1].comment, "sg-1: office");
-	assert_string_equal(rs->rules[2].comment, "sg-1: office");
-	assert_string_equal(rs->rules[4].comment, "sg-3: all traffic");
+	assert_string_equal(rs->rules[3].comment, "sg-1: office");
+	assert_string_equal(rs->rules[4].comment, "sg-1: office");
+	assert_string_equal(rs->rules[6].comment, "sg-3: all traffic");
+	/* The caller's rule itself is left as written (standalone syntax). */
+	assert_string_equal(ruleset_rule_format(&pol[1], buf, sizeof(buf)),
+			    "udp dport 53 ip6 saddr 2001:db8::1 drop");
 	ruleset_free(rs);
 }
 
@@ -416,18 +437,34 @@ static const char golden[] =
 	"\t\tflags interval\n"
 	"\t}\n"
 	"\n"
+	"\tset internal {\n"
+	"\t\ttype ifname\n"
+	"\t\telements = {\n"
+	"\t\t\t\"docker0\",\n"
+	"\t\t\t\"veth1a2b\",\n"
+	"\t\t\t\"virbr0\"\n"
+	"\t\t}\n"
+	"\t}\n"
+	"\n"
 	"\tchain ingress {\n"
 	"\t\ttype filter hook prerouting priority -300; policy accept;\n"
+	"\t\tudp dport 53 jump dns comment \"UDP:53: the port the cloud rule filters; every other packet passes here\"\n"
+	"\t}\n"
+	"\n"
+	"\tchain dns {\n"
 	"\t\tiif \"lo\" accept comment \"loopback is never filtered (local resolvers such as 127.0.0.53 keep working)\"\n"
+	"\t\tfib daddr type != local accept comment \"not addressed to this host (routed, forwarded): the cloud rule never sees it\"\n"
+	"\t\tiifname @internal accept comment \"from a host-internal interface (container or VM network): the cloud never sees it\"\n"
 	"\t\tiifname \"wg0\" accept comment \"exempt interface wg0\"\n"
-	"\t\tudp dport 53 ip saddr @allow4 counter accept comment \"UDP:53 from the IPv4 allowlist: accept (mirrors an allow rule above the refuse)\"\n"
-	"\t\tudp dport 53 counter drop comment \"UDP:53 from 0.0.0.0/0 and ::/0: refuse (mirrors the cloud rule)\"\n"
+	"\t\tmeta l4proto udp ip saddr @allow4 counter accept comment \"UDP:53 from the IPv4 allowlist: accept (mirrors an allow rule above the refuse)\"\n"
+	"\t\tmeta l4proto udp counter drop comment \"UDP:53 from 0.0.0.0/0 and ::/0: refuse (mirrors the cloud rule)\"\n"
 	"\t}\n"
 	"}\n";
 
 static void test_format_nft(void **state)
 {
 	const char *allow[] = { "192.0.2.2", "10.53.3.0/24", "192.0.2.1", NULL };
+	const char *const internal[] = { "virbr0", "docker0", "veth1a2b", "docker0" };
 	char *exempt[] = { "wg0" };
 	struct cidr c[3];
 	struct ruleset_params p = { .allow = c, .exempt = exempt, .n_exempt = 1 };
@@ -440,6 +477,7 @@ static void test_format_nft(void **state)
 	assert_non_null(f);
 	p.n_allow = parse_all(allow, c);
 	assert_int_equal(ruleset_new(&p, &rs, NULL, 0), 0);
+	assert_int_equal(ruleset_set_internal(rs, internal, 4, NULL, 0), 0);
 	assert_int_equal(ruleset_format_nft(rs, f), 0);
 	fclose(f);
 	assert_string_equal(text, golden);
@@ -453,6 +491,7 @@ struct compare_case {
 	const char *name;
 	void (*spoil)(struct nft_live *live);   /* NULL: the table is missing */
 	const char *diff;                       /* substring; NULL: they match */
+	const char *diff_internal;              /* of nft_compare_internal(); NULL: match */
 };
 
 static struct nft_live_chain good_chain = {
@@ -460,63 +499,124 @@ static struct nft_live_chain good_chain = {
 	.priority = -300, .policy = NF_ACCEPT,
 };
 
+static struct nft_live_chain good_dns = { .name = "dns" };
+
 static void spoil_nothing(struct nft_live *l) { (void)l; }
 static void spoil_dormant(struct nft_live *l) { l->table_flags |= NFT_TABLE_F_DORMANT; }
 static void spoil_no_chain(struct nft_live *l) { l->n_chains = 0; }
+static void spoil_no_dns(struct nft_live *l) { l->n_chains = 1; }
+static void spoil_dns_hooked(struct nft_live *l) { l->chains[1] = good_chain; snprintf(l->chains[1].name, 8, "dns"); }
 static void spoil_priority(struct nft_live *l) { l->chains[0].priority = 0; }
 static void spoil_policy(struct nft_live *l) { l->chains[0].policy = NF_DROP; }
-static void spoil_extra_chain(struct nft_live *l) { l->n_chains = 2; }
+static void spoil_extra_chain(struct nft_live *l) { l->n_chains = 3; }
 static void spoil_no_sets(struct nft_live *l) { l->n_sets = 0; }
+static void spoil_no_internal(struct nft_live *l) { l->n_sets = 2; }
+static void spoil_internal_type(struct nft_live *l) { l->sets[2].key_type = 7; }
+static void spoil_internal_flags(struct nft_live *l) { l->sets[2].flags = NFT_SET_INTERVAL; }
 static void spoil_set_type(struct nft_live *l) { l->sets[1].key_len = 4; }
 static void spoil_range(struct nft_live *l) { l->sets[0].ranges[0].end[3] = 0x7f; }
 static void spoil_extra_range(struct nft_live *l) { l->sets[0].n_ranges = 2; }
+static void spoil_no_ingress(struct nft_live *l) { l->n_ingress = 0; }
 static void spoil_no_rules(struct nft_live *l) { l->n_rules = 0; }
+static void spoil_rule_comment(struct nft_live *l) { snprintf(l->rules[1].comment, 8, "other"); }
+static void spoil_rule_exprs(struct nft_live *l) { l->rules[2].exprs = (char *)"[ immediate reg 0 accept ]"; }
+static void spoil_ingress_exprs(struct nft_live *l) { l->ingress[0].exprs = (char *)"[ immediate reg 0 accept ]"; }
+static void spoil_extra_rule(struct nft_live *l) { l->n_rules++; }
+static void spoil_names_extra(struct nft_live *l) { snprintf(l->sets[2].names[2], IFNAMSIZ, "eth0"); l->sets[2].n_names = 3; }
+static void spoil_names_lack(struct nft_live *l) { l->sets[2].n_names = 1; }
+static void spoil_names_empty(struct nft_live *l) { l->sets[2].n_names = 0; }
 
 static const struct compare_case compare_cases[] = {
-	{ "missing", NULL, "table inet port53guard does not exist" },
-	{ "dormant", spoil_dormant, "is dormant" },
-	{ "no chain", spoil_no_chain, "chain ingress is missing" },
-	{ "priority", spoil_priority, "hook prerouting priority 0 policy accept" },
-	{ "policy", spoil_policy, "priority -300 policy drop" },
-	{ "extra chain", spoil_extra_chain, "unexpected chain sneaky" },
-	{ "no sets", spoil_no_sets, "set allow4 is missing" },
-	{ "set type", spoil_set_type, "set allow6 is not \"type ipv6_addr; flags interval\"" },
-	{ "range", spoil_range, "set allow4 holds 10.53.3.0/25 where 10.53.3.0/24 is expected" },
-	{ "extra range", spoil_extra_range, "set allow4 holds 192.0.2.1 too" },
-	{ "no rules", spoil_no_rules, "rule 1 (iif \"lo\" accept) is missing (0 rules, 3 expected)" },
-	{ "rules unread", spoil_nothing, "rule 1 is not 'iif \"lo\" accept' comment \"loopback" },
+	{ "match", spoil_nothing, NULL, NULL },
+	{ "missing", NULL, "table inet port53guard does not exist", "set internal is missing" },
+	{ "dormant", spoil_dormant, "is dormant", NULL },
+	{ "no chain", spoil_no_chain, "chain ingress is missing", NULL },
+	{ "no dns chain", spoil_no_dns, "chain dns is missing", NULL },
+	{ "dns chain hooked", spoil_dns_hooked, "chain dns is attached to hook prerouting", NULL },
+	{ "priority", spoil_priority, "hook prerouting priority 0 policy accept", NULL },
+	{ "policy", spoil_policy, "priority -300 policy drop", NULL },
+	{ "extra chain", spoil_extra_chain, "unexpected chain sneaky", NULL },
+	{ "no sets", spoil_no_sets, "set internal is missing", "set internal is missing" },
+	{ "no internal set", spoil_no_internal, "set internal is missing", "set internal is missing" },
+	{ "internal type", spoil_internal_type, "set internal is not \"type ifname\"", NULL },
+	{ "internal flags", spoil_internal_flags, "set internal is not \"type ifname\"", NULL },
+	{ "set type", spoil_set_type, "set allow6 is not \"type ipv6_addr; flags interval\"", NULL },
+	{ "range", spoil_range, "set allow4 holds 10.53.3.0/25 where 10.53.3.0/24 is expected", NULL },
+	{ "extra range", spoil_extra_range, "set allow4 holds 192.0.2.1 too", NULL },
+	{ "no ingress rules", spoil_no_ingress,
+	  "chain ingress rule 1 (udp dport 53 jump dns) is missing (0 rules, 1 expected)", NULL },
+	{ "ingress exprs", spoil_ingress_exprs, "chain ingress rule 1 is not 'udp dport 53 jump dns'", NULL },
+	{ "no rules", spoil_no_rules, "chain dns rule 1 (iif \"lo\" accept) is missing (0 rules, 5 expected)", NULL },
+	{ "rule comment", spoil_rule_comment, "chain dns rule 2 is not 'fib daddr type != local accept'", NULL },
+	{ "rule exprs", spoil_rule_exprs, "chain dns rule 3 is not 'iifname @internal accept'", NULL },
+	{ "extra rule", spoil_extra_rule, "unexpected rule 6 in chain dns (comment \"sneaky\"", NULL },
+	/* The set's elements follow the interfaces: nft_compare() leaves them
+	 * to nft_compare_internal(). */
+	{ "names extra", spoil_names_extra, NULL, "set internal holds \"eth0\", which is not a host-internal" },
+	{ "names lacking", spoil_names_lack, NULL, "set internal lacks \"virbr0\"" },
+	{ "names empty", spoil_names_empty, NULL, "set internal lacks \"docker0\"" },
 };
 
 static void test_compare_one(const struct ruleset *rs, const struct compare_case *c)
 {
-	struct nft_live_chain chains[2] = { good_chain, good_chain };
+	struct nft_live_chain chains[3] = { good_chain, good_dns, good_chain };
 	struct ruleset_range r4[2], r6[1];
-	struct nft_live_set sets[2] = {
+	char names[3][IFNAMSIZ] = { "docker0", "virbr0" };
+	struct nft_live_set sets[3] = {
 		{ .name = "allow4", .flags = NFT_SET_INTERVAL, .key_type = 7, .key_len = 4,
 		  .ranges = r4, .n_ranges = 1 },
 		{ .name = "allow6", .flags = NFT_SET_INTERVAL, .key_type = 8, .key_len = 16,
 		  .ranges = r6, .n_ranges = 0 },
+		{ .name = "internal", .flags = 0, .key_type = 41, .key_len = IFNAMSIZ,
+		  .names = names, .n_names = 2 },
 	};
-	struct nft_live_rule rules[3] = { { .exprs = (char *)"[ meta load iif => reg 1 ]" } };
+	struct nft_live_rule rules[8] = { { 0 } }, ingress[2] = { { 0 } };
 	struct nft_live live = {
-		.chains = chains, .n_chains = 1, .sets = sets, .n_sets = 2,
-		.rules = rules, .n_rules = 1,
+		.chains = chains, .n_chains = 2, .sets = sets, .n_sets = 3,
+		.rules = rules, .n_rules = rs->n_rules, .ingress = ingress, .n_ingress = rs->n_ingress,
 	};
-	char diff[512] = "";
+	char diff[512] = "", diff2[512] = "";
+	int want = c->diff ? 1 : 0, want2 = c->diff_internal ? 1 : 0;
 
-	snprintf(chains[1].name, sizeof(chains[1].name), "sneaky");
+	/* A live copy of rs, as the kernel would report it; then spoiled. */
+	assert_true(rs->n_rules < 8 && rs->n_ingress <= 2);
+	for (size_t i = 0; i < rs->n_rules; i++) {
+		assert_int_equal(nft_rule_exprs(&rs->rules[i], &rules[i].exprs), 0);
+		snprintf(rules[i].comment, sizeof(rules[i].comment), "%s", rs->rules[i].comment);
+	}
+	rules[rs->n_rules].exprs = strdup("[ immediate reg 0 accept ]");
+	snprintf(rules[rs->n_rules].comment, sizeof(rules[0].comment), "sneaky");
+	for (size_t i = 0; i < rs->n_ingress; i++) {
+		assert_int_equal(nft_rule_exprs(&rs->ingress[i], &ingress[i].exprs), 0);
+		snprintf(ingress[i].comment, sizeof(ingress[i].comment), "%s", rs->ingress[i].comment);
+	}
+	char *owned[8 + 2];
+	for (size_t i = 0; i < 8; i++)
+		owned[i] = rules[i].exprs;
+	for (size_t i = 0; i < 2; i++)
+		owned[8 + i] = ingress[i].exprs;
+	snprintf(chains[2].name, sizeof(chains[2].name), "sneaky");
 	memcpy(r4, rs->sets[0].ranges, sizeof(r4[0]));
 	assert_int_equal(inet_pton(AF_INET, "192.0.2.1", r4[1].start), 1);
 	memcpy(r4[1].end, r4[1].start, sizeof(r4[1].end));
 	if (c->spoil)
 		c->spoil(&live);
-	assert_int_equal(nft_compare(c->spoil ? &live : NULL, rs, diff, sizeof(diff)), 1);
-	if (!strstr(diff, c->diff))
+	if (nft_compare(c->spoil ? &live : NULL, rs, diff, sizeof(diff)) != want)
+		fail_msg("%s: nft_compare %s (%s)", c->name, want ? "found no difference" : "differs", diff);
+	if (c->diff && !strstr(diff, c->diff))
 		fail_msg("%s: \"%s\" lacks \"%s\"", c->name, diff, c->diff);
+	if (nft_compare_internal(c->spoil ? &live : NULL, rs, diff2, sizeof(diff2)) != want2)
+		fail_msg("%s: nft_compare_internal %s (%s)", c->name,
+			 want2 ? "found no difference" : "differs", diff2);
+	if (c->diff_internal && !strstr(diff2, c->diff_internal))
+		fail_msg("%s: \"%s\" lacks \"%s\"", c->name, diff2, c->diff_internal);
+	for (size_t i = 0; i < 10; i++)
+		free(owned[i]);
 }
 
 static void test_compare(void **state)
 {
+	const char *const internal[] = { "virbr0", "docker0" };
 	struct cidr allow;
 	struct ruleset_params p = { .allow = &allow, .n_allow = 1 };
 	struct ruleset *rs;
@@ -524,8 +624,61 @@ static void test_compare(void **state)
 	(void)state;
 	assert_int_equal(cidr_parse("10.53.3.0/24", &allow), 0);
 	assert_int_equal(ruleset_new(&p, &rs, NULL, 0), 0);
+	assert_int_equal(ruleset_set_internal(rs, internal, 2, NULL, 0), 0);
 	for (size_t i = 0; i < sizeof(compare_cases) / sizeof(compare_cases[0]); i++)
 		test_compare_one(rs, &compare_cases[i]);
+	ruleset_free(rs);
+}
+
+/* ---- the internal set's elements ------------------------------------------- */
+
+static void test_set_internal(void **state)
+{
+	static const struct {
+		const char *names[6];
+		int ret;
+		const char *want;       /* elements, space separated; or a substring of the error */
+	} cases[] = {
+		{ { NULL }, 0, "" },
+		{ { "virbr0", "docker0", "veth1a2b", NULL }, 0, "docker0 veth1a2b virbr0" },
+		{ { "b", "a", "b", "a", "c", NULL }, 0, "a b c" },               /* sorted, unique */
+		{ { "exactly15chars_", NULL }, 0, "exactly15chars_" },
+		{ { "docker0", "veth*", NULL }, -EINVAL, "cannot be an element of set internal" },
+		{ { "a\"b", NULL }, -EINVAL, "cannot be an element" },
+		{ { "sixteen-bytes-xx", NULL }, -EINVAL, "cannot be an element" },
+		{ { "", NULL }, -EINVAL, "cannot be an element" },
+	};
+	struct ruleset_params p = { 0 };
+	struct ruleset *rs;
+
+	(void)state;
+	assert_int_equal(ruleset_new(&p, &rs, NULL, 0), 0);
+	/* A failing call leaves what was there. */
+	assert_int_equal(ruleset_set_internal(rs, (const char *const[]){ "keep0" }, 1, NULL, 0), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char got[256] = "", err[160] = "";
+		size_t n = 0;
+
+		while (cases[i].names[n])
+			n++;
+		if (ruleset_set_internal(rs, cases[i].names, n, err, sizeof(err)) != cases[i].ret)
+			fail_msg("case %zu: not %d (%s)", i, cases[i].ret, err);
+		if (cases[i].ret < 0) {
+			if (!strstr(err, cases[i].want))
+				fail_msg("case %zu: error \"%s\" lacks \"%s\"", i, err, cases[i].want);
+			continue;
+		}
+		for (size_t k = 0; k < rs->n_internal; k++)
+			snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", k ? " " : "", rs->internal[k]);
+		if (strcmp(got, cases[i].want) != 0)
+			fail_msg("case %zu: \"%s\", expected \"%s\"", i, got, cases[i].want);
+		assert_true(ruleset_internal_equal(rs, (const char (*)[IFNAMSIZ])rs->internal, rs->n_internal));
+	}
+	assert_int_equal(ruleset_set_internal(rs, (const char *const[]){ "keep0" }, 1, NULL, 0), 0);
+	assert_int_equal(ruleset_set_internal(rs, (const char *const[]){ "x*" }, 1, NULL, 0), -EINVAL);
+	assert_int_equal(rs->n_internal, 1);
+	assert_string_equal(rs->internal[0], "keep0");
+	assert_false(ruleset_internal_equal(rs, NULL, 0));
 	ruleset_free(rs);
 }
 
@@ -540,6 +693,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_format_nft),
 		cmocka_unit_test(test_compare),
+		cmocka_unit_test(test_set_internal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -237,17 +237,25 @@ static void check_table(const struct file_case *c, const struct sgpolicy_mirror 
 					 .rules = m->rules, .n_rules = m->n_rules };
 	struct ruleset *rs = NULL;
 	char err[256] = "", a[RULESET_RULE_STRLEN], b[RULESET_RULE_STRLEN];
-	size_t lead = (c->protos & TCP) ? 3 : 2, tail = (c->protos & TCP) ? 2 : 1;
+	/* loopback, not local, internal, the allowlist (per protocol) */
+	size_t lead = (c->protos & TCP) ? 5 : 4, tail = (c->protos & TCP) ? 2 : 1;
 
 	assert_int_equal(cidr_parse("192.0.2.53", &allow), 0);
 	if (ruleset_new(&params, &rs, err, sizeof(err)) != 0)
 		fail_msg("ruleset_new: %s", err);
 	assert_int_equal(rs->n_rules, lead + m->n_rules + tail);
 	assert_int_equal(rs->rules[0].match, RULESET_MATCH_IIF_LO);
-	assert_int_equal(rs->rules[1].match, RULESET_MATCH_SET);
-	for (size_t i = 0; i < m->n_rules; i++)
+	assert_int_equal(rs->rules[1].match, RULESET_MATCH_NOT_LOCAL);
+	assert_int_equal(rs->rules[2].match, RULESET_MATCH_INTERNAL);
+	assert_int_equal(rs->rules[3].match, RULESET_MATCH_SET);
+	for (size_t i = 0; i < m->n_rules; i++) {
+		/* In the dns chain the port is already matched by the jump. */
+		struct ruleset_rule in_chain = m->rules[i];
+
+		in_chain.port_checked = true;
 		assert_string_equal(ruleset_rule_format(&rs->rules[lead + i], a, sizeof(a)),
-				    ruleset_rule_format(&m->rules[i], b, sizeof(b)));
+				    ruleset_rule_format(&in_chain, b, sizeof(b)));
+	}
 	assert_string_equal(rs->rules[lead + m->n_rules].comment, RULESET_COMMENT_REFUSE_UDP);
 	assert_int_equal(rs->rules[lead + m->n_rules].match, RULESET_MATCH_ANY);
 	ruleset_free(rs);
