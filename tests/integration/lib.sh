@@ -450,7 +450,10 @@ udp_query_refused() {
 #       uplink is a NIC. macvlan is not a virtual kind there, and the
 #       addresses and the traffic live on it (frames for its MAC arrive with
 #       iif up0, never upl), so the uplink is classified outside, as a NIC
-#       would be. The lower veth carries no address.
+#       would be. The lower veth carries no address, no IPv6 and answers
+#       no ARP for the host's addresses (arp_ignore=1): otherwise the
+#       outside could learn its MAC for them, and packets for the host
+#       would arrive on a veth, which is rightly internal.
 #     LAN bridge "brlan" 192.0.2.2/26, 2001:db8:2::2/64: its only port
 #       "lanp" is a passthru macvlan on the veth "lanl" <-> "lan" (outside
 #       side 192.0.2.1, 2001:db8:2::1): a bridge with a non-virtual port,
@@ -498,6 +501,13 @@ TOPO_ALLOWED_V6=2001:db8:100::11
 topo_veth() {
 	ip -n "$1" link add "$2" type veth peer name "$4" netns "$3" || return 1
 	ip -n "$1" link set "$2" up && ip -n "$3" link set "$4" up
+}
+
+# topo_wire NS DEV: DEV (a veth) is only the wire under a NIC-like macvlan:
+# no IPv6 on it, no ARP replies for addresses of other devices.
+topo_wire() {
+	ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1" \
+		"net.ipv4.conf.$2.arp_ignore=1" >/dev/null
 }
 
 # topo_addr NS DEV ADDR...: addresses (IPv6 without duplicate detection).
@@ -551,6 +561,7 @@ topo_host() {
 
 	# Uplink: veth, the host's side carrying a macvlan "up0" (see above).
 	topo_veth "$h" upl "$o" wan &&
+		topo_wire "$h" upl &&
 		topo_addr "$o" wan 203.0.113.1/26 2001:db8:1::1/64 &&
 		ip -n "$h" link add up0 link upl type macvlan mode bridge &&
 		ip -n "$h" link set up0 up &&
@@ -563,6 +574,7 @@ topo_host() {
 
 	# LAN bridge whose port is a (passthru macvlan) NIC towards the outside.
 	topo_veth "$h" lanl "$o" lan &&
+		topo_wire "$h" lanl &&
 		topo_addr "$o" lan 192.0.2.1/26 2001:db8:2::1/64 &&
 		ip -n "$h" link add lanp link lanl type macvlan mode passthru &&
 		ip -n "$h" link add brlan type bridge &&

@@ -97,6 +97,13 @@ check "no agent: outside -> listener in the macvlan namespace: answered" \
 	dig_answered "$o" "$TOPO_MVL_V4" macvlan -b "$TOPO_CLIENT_V4"
 check "no agent: outside -> host, IPv6 with a destination options header: answered" \
 	udp_query_answered "$o" "$TOPO_HOST_V6" "$TOPO_CLIENT_V6" dstopts
+# The uplink stands for a NIC only if the outside reaches the host's
+# addresses at the macvlan's MAC, never at the veth's under it.
+up0_mac=$(ip -n "$h" -o link show up0 | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
+for a in "$TOPO_HOST_V4" "$TOPO_PUBLISHED_V4" "$TOPO_HOST_V6"; do
+	assert_eq "topology: the outside reaches $a at up0's MAC" "$up0_mac" \
+		"$(ip -n "$o" neigh show to "$a" dev wan | grep -o 'lladdr [0-9a-f:]*' | cut -d' ' -f2)"
+done
 
 # ---- enforce ---------------------------------------------------------------------
 conf=$(host_conf enforce yes)
