@@ -72,12 +72,14 @@ allowed_rows=(
 	"allowlisted outside source -> host (IPv6)|$o|$TOPO_HOST_V6|host|-b $TOPO_ALLOWED_V6"
 )
 
-# row_answered PREFIX ROW / row_refused PREFIX ROW: one test point.
+# row_answered PREFIX ROW / row_refused PREFIX ROW: one test point. An
+# answer may take a second try on a loaded machine; a refusal is one try
+# that gets no reply at all.
 row_answered() {
 	local desc ns server who opts
 	IFS='|' read -r desc ns server who opts <<<"$2"
 	# shellcheck disable=SC2086
-	check "$1: $desc: answered by $who" dig_answered "$ns" "$server" "$who" $opts
+	check "$1: $desc: answered by $who" wait_for 2 dig_answered "$ns" "$server" "$who" $opts
 }
 row_refused() {
 	local desc ns server who opts
