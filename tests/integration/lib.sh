@@ -458,17 +458,19 @@ udp_query_refused() {
 #       "lanp" is a passthru macvlan on the veth "lanl" <-> "lan" (outside
 #       side 192.0.2.1, 2001:db8:2::1): a bridge with a non-virtual port,
 #       the way a hypervisor bridges its NIC, hence outside.
-#     docker-like bridge "docker0" 192.0.2.65/27 with veth ports to the
-#       containers TOPO_C1 (192.0.2.66, runs dnsmasq "container1") and
-#       TOPO_C2 (192.0.2.67); "table ip dockerlike" masquerades their
-#       outbound traffic and publishes UDP 53 of 203.0.113.3 to container1
-#       by DNAT (another tool's nftables table, as Docker keeps one).
+#     docker-like bridge "docker0" 192.0.2.65/27, 2001:db8:3::1/64 with
+#       veth ports to the containers TOPO_C1 (192.0.2.66, 2001:db8:3::2,
+#       runs dnsmasq "container1") and TOPO_C2 (192.0.2.67, 2001:db8:3::3);
+#       "table ip dockerlike" and "table ip6 dockerlike" masquerade their
+#       outbound traffic and publish UDP 53 of 203.0.113.3 and
+#       2001:db8:1::3 to container1 by DNAT (another tool's nftables
+#       tables, as Docker keeps them).
 #     libvirt-like bridge "virbr0" 192.0.2.97/27, 2001:db8:4::1/64 with a
 #       veth port to the VM TOPO_VM (192.0.2.98, 2001:db8:4::2), routed (no
 #       NAT: the outside routes 192.0.2.96/27 and 2001:db8:4::/64 back).
 #     dnsmasq "hostbridge" on 127.0.0.1, docker0 and virbr0 (libvirt's and
-#       a node-local cache's place) and dnsmasq "host" on 127.0.0.1 and the
-#       uplink and LAN addresses (the host's public resolver).
+#       a node-local cache's place) and dnsmasq "host" on the uplink and
+#       LAN addresses (the host's public resolver).
 #   macvlan namespace (TOPO_MVL): a macvlan of "upl" moved into it,
 #     203.0.113.10, 2001:db8:1::10, dnsmasq "macvlan" on every address: its
 #     traffic never passes the host's hooks.
@@ -478,14 +480,19 @@ udp_query_refused() {
 TOPO_HOST_V4=203.0.113.2
 TOPO_HOST_V6=2001:db8:1::2
 TOPO_PUBLISHED_V4=203.0.113.3
+TOPO_PUBLISHED_V6=2001:db8:1::3
 TOPO_LAN_V4=192.0.2.2
 TOPO_LAN_V6=2001:db8:2::2
 TOPO_DOCKER_V4=192.0.2.65
+TOPO_DOCKER_V6=2001:db8:3::1
 TOPO_VIRBR_V4=192.0.2.97
 TOPO_VIRBR_V6=2001:db8:4::1
 TOPO_C1_V4=192.0.2.66
+TOPO_C1_V6=2001:db8:3::2
 # shellcheck disable=SC2034 # for the tests that source this file
 TOPO_C2_V4=192.0.2.67
+# shellcheck disable=SC2034 # for the tests that source this file
+TOPO_C2_V6=2001:db8:3::3
 TOPO_VM_V4=192.0.2.98
 TOPO_VM_V6=2001:db8:4::2
 TOPO_MVL_V4=203.0.113.10
@@ -565,7 +572,8 @@ topo_host() {
 		topo_addr "$o" wan 203.0.113.1/26 2001:db8:1::1/64 &&
 		ip -n "$h" link add up0 link upl type macvlan mode bridge &&
 		ip -n "$h" link set up0 up &&
-		topo_addr "$h" up0 "$TOPO_HOST_V4/26" "$TOPO_PUBLISHED_V4/26" "$TOPO_HOST_V6/64" &&
+		topo_addr "$h" up0 "$TOPO_HOST_V4/26" "$TOPO_PUBLISHED_V4/26" \
+			"$TOPO_HOST_V6/64" "$TOPO_PUBLISHED_V6/64" &&
 		ip -n "$h" route add default via 203.0.113.1 &&
 		ip -n "$h" -6 route add default via 2001:db8:1::1 || return 1
 	# The routed VM network comes back through the host.
@@ -584,14 +592,15 @@ topo_host() {
 
 	# docker0-like bridge, two containers, masquerade and a published port.
 	ip -n "$h" link add docker0 type bridge && ip -n "$h" link set docker0 up &&
-		topo_addr "$h" docker0 "$TOPO_DOCKER_V4/27" || return 1
-	local c ns addr
+		topo_addr "$h" docker0 "$TOPO_DOCKER_V4/27" "$TOPO_DOCKER_V6/64" || return 1
+	local c ns addr addr6
 	for c in 1 2; do
-		ns=TOPO_C$c addr=TOPO_C${c}_V4
+		ns=TOPO_C$c addr=TOPO_C${c}_V4 addr6=TOPO_C${c}_V6
 		topo_veth "$h" "vethc$c" "${!ns}" eth0 &&
 			ip -n "$h" link set "vethc$c" master docker0 &&
-			topo_addr "${!ns}" eth0 "${!addr}/27" &&
-			ip -n "${!ns}" route add default via "$TOPO_DOCKER_V4" || return 1
+			topo_addr "${!ns}" eth0 "${!addr}/27" "${!addr6}/64" &&
+			ip -n "${!ns}" route add default via "$TOPO_DOCKER_V4" &&
+			ip -n "${!ns}" -6 route add default via "$TOPO_DOCKER_V6" || return 1
 	done
 	ip netns exec "$h" nft -f - <<-EOF || return 1
 	table ip dockerlike {
@@ -602,6 +611,16 @@ topo_host() {
 		chain postrouting {
 			type nat hook postrouting priority srcnat; policy accept;
 			ip saddr 192.0.2.64/27 oifname != "docker0" masquerade
+		}
+	}
+	table ip6 dockerlike {
+		chain prerouting {
+			type nat hook prerouting priority dstnat; policy accept;
+			ip6 daddr $TOPO_PUBLISHED_V6 udp dport 53 dnat to [$TOPO_C1_V6]:53
+		}
+		chain postrouting {
+			type nat hook postrouting priority srcnat; policy accept;
+			ip6 saddr 2001:db8:3::/64 oifname != "docker0" masquerade
 		}
 	}
 	EOF
@@ -627,7 +646,7 @@ topo_host() {
 		--listen-address="$TOPO_UPSTREAM_V4,$TOPO_UPSTREAM_V6") || return 1
 	TOPO_PID_C1=$(topo_dnsmasq "$TOPO_C1" container1 127.0.0.1) || return 1
 	TOPO_PID_HOSTBRIDGE=$(topo_dnsmasq "$h" hostbridge 127.0.0.1 --bind-interfaces \
-		--listen-address="127.0.0.1,$TOPO_DOCKER_V4,$TOPO_VIRBR_V4,$TOPO_VIRBR_V6") || return 1
+		--listen-address="127.0.0.1,$TOPO_DOCKER_V4,$TOPO_DOCKER_V6,$TOPO_VIRBR_V4,$TOPO_VIRBR_V6") || return 1
 	TOPO_PID_HOST=$(topo_dnsmasq "$h" host "$TOPO_HOST_V4" --bind-interfaces \
 		--listen-address="$TOPO_HOST_V4,$TOPO_HOST_V6,$TOPO_LAN_V4,$TOPO_LAN_V6") || return 1
 	TOPO_PID_MVL=$(topo_dnsmasq "$TOPO_MVL" macvlan 127.0.0.1) || return 1

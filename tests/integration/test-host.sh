@@ -53,19 +53,23 @@ host_conf() {
 refused_rows=(
 	"outside -> host uplink address (IPv4)|$o|$TOPO_HOST_V4|host|-b $TOPO_CLIENT_V4"
 	"outside -> host uplink address (IPv6)|$o|$TOPO_HOST_V6|host|-b $TOPO_CLIENT_V6"
-	"outside -> port 53 published by DNAT to a container|$o|$TOPO_PUBLISHED_V4|container1|-b $TOPO_CLIENT_V4"
+	"outside -> port 53 published by DNAT to a container (IPv4)|$o|$TOPO_PUBLISHED_V4|container1|-b $TOPO_CLIENT_V4"
+	"outside -> port 53 published by DNAT to a container (IPv6)|$o|$TOPO_PUBLISHED_V6|container1|-b $TOPO_CLIENT_V6"
 	"outside -> host through the LAN bridge (IPv4)|$o|$TOPO_LAN_V4|host|"
 	"outside -> host through the LAN bridge (IPv6)|$o|$TOPO_LAN_V6|host|"
 )
 internal_rows=(
-	"container -> upstream resolver outside (routed, NAT)|$c1|$TOPO_UPSTREAM_V4|upstream|"
+	"container -> upstream resolver outside (routed, NAT, IPv4)|$c1|$TOPO_UPSTREAM_V4|upstream|"
+	"container -> upstream resolver outside (routed, NAT, IPv6)|$c1|$TOPO_UPSTREAM_V6|upstream|"
 	"other container -> upstream resolver outside (routed, NAT)|$c2|$TOPO_UPSTREAM_V4|upstream|"
 	"VM -> upstream resolver outside (routed, IPv4)|$vm|$TOPO_UPSTREAM_V4|upstream|"
 	"VM -> upstream resolver outside (routed, IPv6)|$vm|$TOPO_UPSTREAM_V6|upstream|"
-	"container -> host resolver on docker0|$c2|$TOPO_DOCKER_V4|hostbridge|"
+	"container -> host resolver on docker0 (IPv4)|$c2|$TOPO_DOCKER_V4|hostbridge|"
+	"container -> host resolver on docker0 (IPv6)|$c2|$TOPO_DOCKER_V6|hostbridge|"
 	"VM -> host resolver on virbr0 (IPv4)|$vm|$TOPO_VIRBR_V4|hostbridge|"
 	"VM -> host resolver on virbr0 (IPv6)|$vm|$TOPO_VIRBR_V6|hostbridge|"
-	"container -> another container on the bridge|$c2|$TOPO_C1_V4|container1|"
+	"container -> another container on the bridge (IPv4)|$c2|$TOPO_C1_V4|container1|"
+	"container -> another container on the bridge (IPv6)|$c2|$TOPO_C1_V6|container1|"
 )
 allowed_rows=(
 	"allowlisted outside source -> host (IPv4)|$o|$TOPO_HOST_V4|host|-b $TOPO_ALLOWED_V4"
@@ -102,7 +106,7 @@ check "no agent: outside -> host, IPv6 with a destination options header: answer
 # The uplink stands for a NIC only if the outside reaches the host's
 # addresses at the macvlan's MAC, never at the veth's under it.
 up0_mac=$(ip -n "$h" -o link show up0 | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
-for a in "$TOPO_HOST_V4" "$TOPO_PUBLISHED_V4" "$TOPO_HOST_V6"; do
+for a in "$TOPO_HOST_V4" "$TOPO_PUBLISHED_V4" "$TOPO_HOST_V6" "$TOPO_PUBLISHED_V6"; do
 	assert_eq "topology: the outside reaches $a at up0's MAC" "$up0_mac" \
 		"$(ip -n "$o" neigh show to "$a" dev wan | grep -o 'lladdr [0-9a-f:]*' | cut -d' ' -f2)"
 done
@@ -210,6 +214,7 @@ check "auto: the table is there" wait_for 3 tables_are 1
 # inbound query goes in between and must not count.
 send_udp_query "$o" "$TOPO_HOST_V6" "$TOPO_CLIENT_V6"
 send_udp_query "$o" "$TOPO_PUBLISHED_V4" "$TOPO_CLIENT_V4"
+send_udp_query "$o" "$TOPO_PUBLISHED_V6" "$TOPO_CLIENT_V6"
 send_udp_query "$o" "$TOPO_LAN_V4"
 send_udp_query "$o" "$TOPO_LAN_V6"
 send_udp_query "$o" "$TOPO_MVL_V4" "$TOPO_CLIENT_V4"
@@ -217,8 +222,10 @@ send_udp_query "$c1" "$TOPO_UPSTREAM_V4"
 send_udp_query "$vm" "$TOPO_UPSTREAM_V6"
 send_udp_query "$vm" "$TOPO_VIRBR_V4"
 send_udp_query "$c2" "$TOPO_C1_V4"
+send_udp_query "$c2" "$TOPO_C1_V6"
+send_udp_query "$c1" "$TOPO_UPSTREAM_V6"
 send_udp_query "$o" "$TOPO_HOST_V4" "$TOPO_CLIENT_V4"
-sent=6
+sent=7
 wait_for 5 summary_seen_is "$sent"
 settle
 assert_eq "auto: the summary counts the $sent queries sent from outside to the host" "$sent" "$(summary_seen)"
