@@ -89,7 +89,7 @@ static void print_interfaces(const struct config *c)
 		char *name = log_escape(f->name, strnlen(f->name, sizeof(f->name)), NULL);
 		char *kind = log_escape(f->kind, strnlen(f->kind, sizeof(f->kind)), NULL);
 
-		printf("#   %-15s kind=%-9s %-8s %s\n", name ? name : "?",
+		printf("# interface %-15s kind=%-9s %-8s %s\n", name ? name : "?",
 		       kind && kind[0] ? kind : f->loopback ? "loopback" : "device",
 		       f->loopback ? "local" : in ? "internal" : "outside",
 		       why);

@@ -178,21 +178,45 @@ static void log_recursion(struct daemon *d, const struct traffic_recursion *r)
 		    LOG_STR("meaning", "this host answers recursive queries for others"));
 }
 
-/* The kernel rule's definition of "ours", from the interface table. */
+/* The kernel rule's definition of "ours": its set "internal" is what
+ * [rules] internal_interfaces selects from the interface table, so the same
+ * selection decides here. A listed name costs a walk of the table, on
+ * port-53 packets only. */
 static bool host_internal(const void *ctx, uint32_t ifindex)
 {
-	return links_internal(ctx, ifindex);
+	const struct daemon *d = ctx;
+	const struct listeners_iftable *t;
+
+	switch (d->config->internal_mode) {
+	case CONFIG_INTERNAL_AUTO:
+		return links_internal(d->links, ifindex);
+	case CONFIG_INTERNAL_LIST:
+		t = links_table(d->links);
+		for (size_t i = 0; t && i < t->n_ifaces; i++) {
+			if (t->ifaces[i].ifindex != ifindex)
+				continue;
+			for (size_t k = 0; k < d->config->n_internal_interfaces; k++)
+				if (links_name_matches(d->config->internal_interfaces[k], t->ifaces[i].name))
+					return true;
+			return false;
+		}
+		return false;
+	default:
+		return false;
+	}
 }
 
 static bool host_local_addr(const void *ctx, int family, const uint8_t *addr)
 {
-	return links_local_addr(ctx, family, addr);
+	const struct daemon *d = ctx;
+
+	return links_local_addr(d->links, family, addr);
 }
 
 static void on_packet(const struct capture_packet *pkt, void *userdata)
 {
 	struct daemon *d = userdata;
-	const struct traffic_host host = { .internal = host_internal, .local_addr = host_local_addr, .ctx = d->links };
+	const struct traffic_host host = { .internal = host_internal, .local_addr = host_local_addr, .ctx = d };
 	struct dns_packet p;
 	enum dns_error e;
 	unsigned flags, notes;

@@ -88,6 +88,9 @@ write_conf() {           # FILE PROTOCOLS EXEMPT [ALLOW...]
 		echo "[rules]"
 		echo "protocols = $protocols"
 		echo "exempt_interfaces = $exempt"
+		# The veths between these namespaces stand for NICs: none is
+		# host-internal (the host topology further down tests auto).
+		echo "internal_interfaces = none"
 		for a in "$@"; do
 			echo "allow = $a"
 		done
@@ -126,14 +129,18 @@ ip netns exec "$srv" capsh --drop=cap_net_admin -- -c \
 	"exec '$PORT53GUARD' -c '$conf' apply --dry-run" >"$P53_TMP/dry.nft" 2>"$P53_TMP/dry.err"
 assert_eq "dry run exits 0 without CAP_NET_ADMIN" 0 "$?"
 check "dry run is accepted by nft -c -f" ip netns exec "$srv" nft -c -f "$P53_TMP/dry.nft"
-check "dry run shows the refuse rule" grep -q "udp dport 53 counter drop comment \"$REFUSE_UDP" "$P53_TMP/dry.nft"
+check "dry run shows the refuse rule" grep -q "meta l4proto udp counter drop comment \"$REFUSE_UDP" "$P53_TMP/dry.nft"
+check "dry run shows the dispatch to chain dns" grep -q "^	*udp dport 53 jump dns comment" "$P53_TMP/dry.nft"
+check "dry run shows the set of internal interfaces" grep -q "^	*set internal {" "$P53_TMP/dry.nft"
 assert_eq "dry run created no table" 0 "$(table_count)"
 
 # --- apply: UDP refused for the world, nothing else changes ----------------------
 out=$(p53g "$srv" -c "$conf" apply)
 assert_eq "apply exits 0" 0 "$?"
 check "apply says what it installed" grep -q "table inet port53guard installed: .* rules; UDP:53 refused" <<<"$out"
-assert_eq "apply prints two lines" 2 "$(wc -l <<<"$out")"
+assert_eq "apply prints three lines" 3 "$(wc -l <<<"$out")"
+check "apply says no interface is internal (internal_interfaces = none)" \
+	grep -q "^internal interfaces .*: 0$" <<<"$out"
 check "apply --verify: the table matches" p53g "$srv" -c "$conf" apply --verify
 
 check "internet client: UDP/IPv4 query times out" dig_times_out "$inet" 10.53.1.1 host.test.p53
@@ -178,7 +185,7 @@ assert_eq "IPv4 allowlist accept counter = allowlisted queries" 3 "$(verify_coun
 ip netns exec "$srv" nft insert rule inet port53guard ingress udp dport 53 accept
 p53g "$srv" -c "$conf" apply --verify >"$P53_TMP/verify.out"
 assert_eq "apply --verify exits 3 on a changed table" 3 "$?"
-check "apply --verify names the difference" grep -q "differs from the configuration: rule 1" "$P53_TMP/verify.out"
+check "apply --verify names the difference" grep -q "differs from the configuration: chain ingress rule 1" "$P53_TMP/verify.out"
 check "apply repairs it" p53g "$srv" -c "$conf" apply
 assert_eq "repaired table is the configured one" "$first" "$(listing)"
 
@@ -261,7 +268,7 @@ python3 - "$big" "$mgmt_if" <<'EOF'
 import ipaddress, random, sys
 random.seed(53)
 with open(sys.argv[1], "w") as f:
-    f.write("[rules]\nprotocols = udp\nexempt_interfaces = %s\n" % sys.argv[2])
+    f.write("[rules]\nprotocols = udp\nexempt_interfaces = %s\ninternal_interfaces = none\n" % sys.argv[2])
     f.write("allow = 10.53.2.0/24\nallow = fd53:2::/64\n")
     for i in range(6998):
         net = ipaddress.ip_network((random.getrandbits(32) & ~0xff, 24 + random.randrange(9)), strict=False)
@@ -336,5 +343,161 @@ p53g "$srv" -c "$conf" apply --verify >/dev/null
 assert_eq "apply --verify exits 3 when the table is missing" 3 "$?"
 assert_eq "another tool's table was never touched" "$bystander_before" \
 	"$(ip netns exec "$srv" nft -s list table inet bystander)"
+
+# ==== A host that routes for its containers (internal_interfaces = auto) ====
+#
+#   out (the internet)                 host (forwarding on)                ctr (a container)
+#   198.51.100.2, .3  ---- veth ---- hu0 + macvlan up0 198.51.100.1
+#   2001:db8:100::2                          2001:db8:100::1
+#   unbound :53 (upstream)                br-ctr 203.0.113.1 ---- veth ---- 203.0.113.2
+#                                          2001:db8:113::1                  2001:db8:113::2
+#   lan (a LAN host)                                                        dnsmasq :53
+#   192.0.2.2 ---- veth ---- hl0 + macvlan lm0, a port of br-lan 192.0.2.1
+#
+# A veth is host-internal by kind, so the host's uplink and its LAN port
+# stand for NICs as macvlans over veths: kind macvlan is outside, and a
+# bridge with a macvlan port (br-lan) is a LAN bridge, outside too.
+host=$(ns_add host) || exit 1
+out=$(ns_add out) || exit 1
+ctr=$(ns_add ctr) || exit 1
+lan=$(ns_add lan) || exit 1
+# arp_ignore=1: only the macvlan answers ARP for its address; otherwise the
+# veth under it answers too, and IPv4 would arrive on the (internal) veth.
+ip netns exec "$host" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+	net.ipv4.conf.all.arp_ignore=1 >/dev/null || exit 1
+# uplink
+ip -n "$host" link add hu0 type veth peer name ou0 netns "$out" || exit 1
+ip -n "$host" link add link hu0 name up0 type macvlan mode bridge || exit 1
+ip -n "$host" addr add 198.51.100.1/24 dev up0 || exit 1
+ip -n "$host" addr add 2001:db8:100::1/64 dev up0 nodad || exit 1
+ip -n "$out" addr add 198.51.100.2/24 dev ou0 || exit 1
+ip -n "$out" addr add 198.51.100.3/24 dev ou0 || exit 1
+ip -n "$out" addr add 2001:db8:100::2/64 dev ou0 nodad || exit 1
+# container bridge
+ip -n "$host" link add br-ctr type bridge || exit 1
+ip -n "$host" link add vc0 type veth peer name eth0 netns "$ctr" || exit 1
+ip -n "$host" link set vc0 master br-ctr || exit 1
+ip -n "$host" addr add 203.0.113.1/24 dev br-ctr || exit 1
+ip -n "$host" addr add 2001:db8:113::1/64 dev br-ctr nodad || exit 1
+ip -n "$ctr" addr add 203.0.113.2/24 dev eth0 || exit 1
+ip -n "$ctr" addr add 2001:db8:113::2/64 dev eth0 nodad || exit 1
+# LAN bridge with a "NIC" port
+ip -n "$host" link add br-lan type bridge || exit 1
+ip -n "$host" link add hl0 type veth peer name eth0 netns "$lan" || exit 1
+ip -n "$host" link add link hl0 name lm0 type macvlan mode bridge || exit 1
+ip -n "$host" link set lm0 master br-lan || exit 1
+ip -n "$host" addr add 192.0.2.1/24 dev br-lan || exit 1
+ip -n "$lan" addr add 192.0.2.2/24 dev eth0 || exit 1
+for l in hu0 up0 br-ctr vc0 br-lan hl0 lm0; do ip -n "$host" link set "$l" up || exit 1; done
+ip -n "$out" link set ou0 up || exit 1
+ip -n "$ctr" link set eth0 up || exit 1
+ip -n "$lan" link set eth0 up || exit 1
+ip -n "$out" route add 203.0.113.0/24 via 198.51.100.1 || exit 1
+ip -n "$out" -6 route add 2001:db8:113::/64 via 2001:db8:100::1 || exit 1
+ip -n "$ctr" route add default via 203.0.113.1 || exit 1
+ip -n "$ctr" -6 route add default via 2001:db8:113::1 || exit 1
+start_dnsmasq "$host" >/dev/null || exit 1
+start_dnsmasq "$ctr" >/dev/null || exit 1
+start_unbound "$out" 198.51.100.2 >/dev/null || exit 1
+
+hconf=$P53_TMP/host.conf
+printf '[rules]\nallow = 198.51.100.3/32\n' >"$hconf"      # internal_interfaces: the default, auto
+
+# Every path answers before the table goes in, so a refusal below is ours.
+check "host: before apply, outside -> host answered (IPv4)" wait_for 5 dig_query "$out" 198.51.100.1 host.test.p53
+check "host: before apply, outside -> host answered (IPv6)" wait_for 5 dig_query "$out" 2001:db8:100::1 host.test.p53
+check "host: before apply, LAN -> host through br-lan answered" wait_for 5 dig_query "$lan" 192.0.2.1 host.test.p53
+check "host: before apply, container -> upstream (routed) answered" wait_for 5 dig_query "$ctr" 198.51.100.2 host.test.p53
+
+p53g "$host" -c "$hconf" apply --dry-run >"$P53_TMP/host.nft"
+check "host: the dry run lists the virtual interfaces in set internal" \
+	bash -c "sed -n '/set internal/,/}/p' '$P53_TMP/host.nft' | tr -d '\t\n' | grep -qF '{\"br-ctr\",\"hl0\",\"hu0\",\"vc0\"}'"
+check "host: the dry run loads with nft -c -f" ip netns exec "$host" nft -c -f "$P53_TMP/host.nft"
+p53g "$host" -c "$hconf" check-config >"$P53_TMP/host.check"
+check "check-config: br-ctr internal, a bridge with only virtual ports" \
+	grep -qE '^# interface br-ctr +kind=bridge +internal +bridge with only virtual ports' "$P53_TMP/host.check"
+check "check-config: br-lan outside, its macvlan port named" \
+	grep -qE '^# interface br-lan +kind=bridge +outside +bridge with port lm0 \(macvlan\)' "$P53_TMP/host.check"
+check "check-config: up0 outside (macvlan)" grep -qE '^# interface up0 +kind=macvlan +outside' "$P53_TMP/host.check"
+check "check-config: lo is local" grep -qE '^# interface lo +kind=loopback +local' "$P53_TMP/host.check"
+check "host: apply" p53g "$host" -c "$hconf" apply
+check "host: apply --verify" p53g "$host" -c "$hconf" apply --verify
+
+check "host: outside -> host refused (IPv4)" dig_times_out "$out" 198.51.100.1 host.test.p53
+check "host: outside -> host refused (IPv6)" dig_times_out "$out" 2001:db8:100::1 host.test.p53
+check "host: outside -> host through the LAN bridge (macvlan port) refused" dig_times_out "$lan" 192.0.2.1 host.test.p53
+check "host: allowlisted outside source -> host answered" dig_query "$out" 198.51.100.1 host.test.p53 -b 198.51.100.3
+check "host: container -> upstream resolver outside (routed through the host) answered" \
+	dig_query "$ctr" 198.51.100.2 host.test.p53
+check "host: container -> resolver on the host's bridge address answered (IPv4)" dig_query "$ctr" 203.0.113.1 host.test.p53
+check "host: container -> resolver on the host's bridge address answered (IPv6)" dig_query "$ctr" 2001:db8:113::1 host.test.p53
+check "host: outside -> container, routed (not addressed to the host), answered (IPv4)" \
+	dig_query "$out" 203.0.113.2 host.test.p53
+check "host: outside -> container, routed, answered (IPv6)" dig_query "$out" 2001:db8:113::2 host.test.p53
+
+# Only the routing decides now: with no internal interface, the container's
+# routed queries still pass, its queries to the host are refused.
+hnone=$P53_TMP/host-none.conf
+printf '[rules]\nallow = 198.51.100.3/32\ninternal_interfaces = none\n' >"$hnone"
+check "host, internal none: apply" p53g "$host" -c "$hnone" apply
+check "host, internal none: container -> upstream (routed) still answered" dig_query "$ctr" 198.51.100.2 host.test.p53
+check "host, internal none: container -> host refused" dig_times_out "$ctr" 203.0.113.1 host.test.p53
+hlist=$P53_TMP/host-list.conf
+printf '[rules]\ninternal_interfaces = br-*\n' >"$hlist"
+check "host, internal br-*: apply" p53g "$host" -c "$hlist" apply
+assert_eq "host, internal br-*: the set holds the names that match" '"br-ctr","br-lan"' \
+	"$(ip netns exec "$host" nft -j list set inet port53guard internal |
+		python3 -c 'import json,sys; print(",".join(sorted(json.dumps(e) for i in json.load(sys.stdin)["nftables"] if "set" in i for e in i["set"].get("elem", []))))')"
+check "host, internal br-*: LAN -> host through br-lan answered (listed by the operator)" \
+	dig_query "$lan" 192.0.2.1 host.test.p53
+
+# A port published to a container by DNAT on the host's address is still
+# the host's: the raw-priority hook sees the destination before DNAT.
+check "host: apply again (auto)" p53g "$host" -c "$hconf" apply
+ip netns exec "$host" nft -f - <<'NFT' || exit 1
+table ip p53nat {
+	chain pre { type nat hook prerouting priority dstnat; policy accept; iifname "up0" udp dport 53 dnat to 203.0.113.2; }
+}
+NFT
+check "host: outside -> port 53 published to the container by DNAT refused" \
+	dig_times_out "$out" 198.51.100.1 host.test.p53
+check "host: the refuse counted it" \
+	bash -c "ip netns exec '$host' nft list chain inet port53guard dns | grep -q 'meta l4proto udp counter packets [1-9]'"
+check "host: remove" p53g "$host" remove
+check "host: without the table the DNAT path answers (the case is sound)" dig_query "$out" 198.51.100.1 host.test.p53
+ip netns exec "$host" nft delete table ip p53nat
+
+# The agent keeps set internal current: a new bridge is in the set within a
+# second of appearing, and leaves it when it goes.
+. "$here/agent.sh"
+# table_owner = no: the drift case below edits the set as another process.
+aconf=$(agent_conf "$P53_TMP/agent" '[rules]' 'internal_interfaces = auto' 'allow = 198.51.100.3/32' \
+	'table_owner = no')
+apid=$(agent_start "$host" "$aconf" "$P53_TMP/agent.log") || exit 1
+in_set() { ip netns exec "$host" nft list set inet port53guard internal | grep -q "\"$1\""; }
+check "agent: br-ctr in the set at start" wait_for 5 in_set br-ctr
+check "agent: rules_applied counts the internal interfaces" log_has "$P53_TMP/agent.log" rules_applied 'internal_interfaces=4'
+ip -n "$host" link add br-new type bridge
+t0=${EPOCHREALTIME/./}
+check "agent: a new bridge is in the set within 1 s" wait_for 1 in_set br-new
+echo "# br-new in set internal after $(( (${EPOCHREALTIME/./} - t0) / 1000 )) ms"
+check "agent: internal_interfaces_changed logged with the name" \
+	wait_for 2 log_has "$P53_TMP/agent.log" internal_interfaces_changed 'added=br-new removed="" '
+counter_before=$(drop_counter "$host")
+dig_times_out "$out" 198.51.100.1 host.test.p53
+check "agent: the set update kept the counters (no table replace)" \
+	test "$(drop_counter "$host")" -gt "${counter_before:-0}"
+ip -n "$host" link del br-new
+not_in_set() { ! in_set "$1"; }
+check "agent: a removed bridge leaves the set within 1 s" wait_for 1 not_in_set br-new
+check "agent: outside -> host still refused" dig_times_out "$out" 198.51.100.1 host.test.p53
+check "agent: container -> host's bridge address answered" dig_query "$ctr" 203.0.113.1 host.test.p53
+# Someone else's edit of the set is drift: taken out again.
+check "agent: another process adds up0 to the set" \
+	ip netns exec "$host" nft add element inet port53guard internal '{ "up0" }'
+check "agent: a foreign element is taken out again" wait_for 7 not_in_set up0
+check "agent: the drift is logged" log_has "$P53_TMP/agent.log" rules_drift
+check "agent: outside -> host refused after the repair" dig_times_out "$out" 198.51.100.1 host.test.p53
+agent_stop "$apid"
 
 done_testing

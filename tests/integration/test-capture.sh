@@ -202,15 +202,17 @@ static void on_packet(const struct capture_packet *pkt, void *userdata)
 		return;
 	inet_ntop(p.family, p.src, s, sizeof(s));
 	inet_ntop(p.family, p.dst, d, sizeof(d));
+	/* "any" names the interface in SLL2, a named handle knows its own. */
 	printf("dns link=%d if=%s ifindex=%d src=%s dst=%s qr=%d qname=%s\n", pkt->linktype, pkt->ifname,
-	       p.ifindex, s, d, p.hdr.qr, dns_name_text(&p.qname));
+	       p.ifindex ? p.ifindex : (int)pkt->ifindex, s, d, p.hdr.qr, dns_name_text(&p.qname));
 	fflush(stdout);
 }
 
 int main(int argc, char **argv)
 {
-	const char *ifs[1] = { argc > 1 ? argv[1] : NULL };
-	struct capture_options o = { .interfaces = ifs, .n_interfaces = argc > 1, .responses = true };
+	/* Several interfaces: a missing one is left out, not fatal. */
+	struct capture_options o = { .interfaces = (const char *const *)argv + 1, .n_interfaces = (size_t)argc - 1,
+				     .responses = true, .partial = argc > 2 };
 	char err[CAPTURE_ERRBUF_SIZE];
 	struct capture *c;
 	struct capture_stats st;
@@ -223,11 +225,14 @@ int main(int argc, char **argv)
 		printf("error %d %s\n", r, err);
 		return 1;
 	}
+	for (size_t i = 0; i < capture_n_missing(c); i++)
+		printf("missing %s %s\n", capture_missing_ifname(c, i), capture_missing_error(c, i));
 	ep = epoll_create1(0);
 	for (size_t i = 0; i < capture_n_handles(c); i++) {
 		ev.data.u64 = i;
 		epoll_ctl(ep, EPOLL_CTL_ADD, capture_fd(c, i), &ev);
-		printf("ready %s filter=%s\n", capture_ifname(c, i), capture_filter(c, i));
+		printf("ready %s kernel=%s filter=%s\n", capture_ifname(c, i),
+		       capture_filter_in_kernel(c, i) ? "yes" : "no", capture_filter(c, i));
 	}
 	fflush(stdout);
 	while (!stop) {
@@ -281,11 +286,30 @@ live_stop() {
 	wait_for 5 gone "$1"
 }
 
+# The port after one IPv6 Hop-by-Hop, Routing or Destination Options header.
+ext6() { echo "(ip6[6] = 0 or ip6[6] = 43 or ip6[6] = 60) and (ip6[40] = 6 or ip6[40] = 17) and ip6[40 + (ip6[41] + 1) * 8 + $1 : 2] = 53"; }
+filter_dir="((inbound and (dst port 53 or ($(ext6 2)))) or (outbound and (src port 53 or ($(ext6 0)))))"
+
+# send_dstopts NS DST LABEL: one IPv6 UDP query carrying a Destination
+# Options header (one PadN option), which dig cannot send.
+send_dstopts() {
+	ip netns exec "$1" python3 - "$2" "$3" <<'PY'
+import socket, struct, sys
+dst, label = sys.argv[1], sys.argv[2].encode()
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+# next header and length are filled by the kernel; PadN fills the 8 bytes
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_DSTOPTS, bytes([0, 0, 1, 4, 0, 0, 0, 0]))
+q = struct.pack(">HHHHHH", 0x6464, 0x0100, 1, 0, 0, 0)
+q += bytes([len(label)]) + label + b"\x04test\x03p53\x00" + struct.pack(">HH", 1, 1)
+s.sendto(q, (dst, 53))
+PY
+}
+
 # a. "any": SLL2 with interface indexes; queries in, answers out; not lo.
 pid=$(live_run any) || exit 1
 out="$P53_TMP/any.out"
-check "any: handle uses DLT_LINUX_SLL2 and a directional filter" \
-	grep -qx 'ready any filter=not ifindex 1 and ((inbound and dst port 53) or (outbound and src port 53))' "$out"
+check "any: handle uses DLT_LINUX_SLL2 and a directional filter, run by the kernel" \
+	grep -qxF "ready any kernel=yes filter=not ifindex 1 and $filter_dir" "$out"
 start=${EPOCHREALTIME/./}
 ip netns exec "$cli" dig +time=2 +tries=1 @10.53.1.1 prompt.test.p53 A >/dev/null
 check "any: a query arrives within a second (block timeout, not a full block)" \
@@ -299,6 +323,15 @@ ip netns exec "$srv" dig +time=1 +tries=1 @10.53.1.2 outgoing.test.p53 >/dev/nul
 check "any: the IPv6 TCP query" wait_for 2 grep -q 'src=fd53:1::2 dst=fd53:1::1 qr=0 qname=six.test.p53' "$out"
 check "any: the answer, outbound" grep -q 'link=276 .*src=10.53.1.1 dst=10.53.1.2 qr=1 qname=prompt.test.p53' "$out"
 check "any: the escaped name" wait_for 2 grep -qF 'qname=nl\010esc\027.test.p53' "$out"
+# The same query with a Destination Options header: tcpdump shows the header
+# is there (next header 60), the capture must still see the query.
+tpid=$(spawn "$srv" "$P53_TMP/dstopts.log" tcpdump -n -U -c 1 -i "$srv_if" -w "$P53_TMP/dstopts.pcap" \
+	'ip6[6] = 60 and ip6[40] = 17') || exit 1
+wait_for 5 grep -q "listening on" "$P53_TMP/dstopts.log" || exit 1
+send_dstopts "$cli" fd53:1::1 dstopts
+check "any: the query really carries a Destination Options header" wait_for 3 test -s "$P53_TMP/dstopts.pcap"
+check "any: the IPv6 query with a Destination Options header" \
+	wait_for 2 grep -q 'src=fd53:1::2 dst=fd53:1::1 qr=0 qname=dstopts.test.p53' "$out"
 srv_ifindex=$(ip -n "$srv" -o link show "$srv_if" | cut -d: -f1)
 check "any: SLL2 names the veth's ifindex ($srv_ifindex)" grep -q "ifindex=$srv_ifindex src=10.53.1.2" "$out"
 live_stop "$pid"
@@ -312,16 +345,28 @@ check "any: stats counted what passed the filter" grep -Eq '^stats received=([6-
 # must keep that from losing it.
 pid=$(live_run one "$srv_if") || exit 1
 out="$P53_TMP/one.out"
-check "interface: Ethernet handle, directional filter" \
-	grep -qx "ready $srv_if filter=((inbound and dst port 53) or (outbound and src port 53))" "$out"
+check "interface: Ethernet handle, directional filter, run by the kernel" \
+	grep -qxF "ready $srv_if kernel=yes filter=$filter_dir" "$out"
 ip netns exec "$cli" dig +time=2 +tries=1 @10.53.1.1 eth.test.p53 TXT >/dev/null
 ip netns exec "$srv" dig +time=1 +tries=1 @10.53.1.2 outgoing.test.p53 >/dev/null
-check "interface: the query" wait_for 2 grep -q "link=1 if=$srv_if ifindex=0 src=10.53.1.2 dst=10.53.1.1 qr=0 qname=eth.test.p53" "$out"
+check "interface: the query" wait_for 2 grep -q "link=1 if=$srv_if ifindex=$srv_ifindex src=10.53.1.2 dst=10.53.1.1 qr=0 qname=eth.test.p53" "$out"
 check "interface: the answer" wait_for 2 grep -q 'src=10.53.1.1 dst=10.53.1.2 qr=1 qname=eth.test.p53' "$out"
+send_dstopts "$cli" fd53:1::1 ethopts
+check "interface: the IPv6 query with a Destination Options header" \
+	wait_for 2 grep -q 'src=fd53:1::2 dst=fd53:1::1 qr=0 qname=ethopts.test.p53' "$out"
 live_stop "$pid"
 check_fails "interface: the host's own outgoing queries are not captured" grep -q 'outgoing.test.p53' "$out"
 
-# c. errors the agent logs as capture_degraded.
+# c. several interfaces, one of them missing: the other is captured.
+pid=$(live_run two nosuch0 "$srv_if") || exit 1
+out="$P53_TMP/two.out"
+check "two interfaces, one missing: it is named" grep -Eq '^missing nosuch0 capture on nosuch0: .*\(no such interface\)$' "$out"
+check "two interfaces, one missing: the other has its handle" grep -q "^ready $srv_if kernel=yes " "$out"
+ip netns exec "$cli" dig +time=2 +tries=1 @10.53.1.1 two.test.p53 A >/dev/null
+check "two interfaces, one missing: the other captures" wait_for 2 grep -q 'qr=0 qname=two.test.p53' "$out"
+live_stop "$pid"
+
+# d. errors the agent logs as capture_degraded.
 ip netns exec "$srv" "$P53_TMP/capture-live" nosuch0 >"$P53_TMP/nodev.out" 2>&1
 check "no such interface: -ENODEV and a clear line" \
 	grep -Eq '^error -19 capture on nosuch0: .*\(no such interface\)$' "$P53_TMP/nodev.out"
@@ -332,5 +377,184 @@ if command -v setpriv >/dev/null; then
 	check "without CAP_NET_RAW: -EPERM and a clear line" \
 		grep -Eq '^error -1 capture on any: .*\(capturing needs CAP_NET_RAW\)$' "$P53_TMP/perm.out"
 fi
+
+# ----------------------------------------- the agent on a routing host ---
+#
+# What the capture counts is what the kernel rule refuses: queries addressed
+# to the host from outside. The host here has an uplink that is a macvlan
+# over a veth (a veth alone is host-internal by kind; a macvlan is on the
+# wire), a LAN bridge whose port is another macvlan over the same veth (a
+# bridge with a port on the wire is outside), and a container bridge; it
+# routes between the outside and the container.
+#
+#   out: 198.51.100.2, 2001:db8:53::2, 203.0.113.2; the upstream dnsmasq
+#    |  veth
+#   host: lower veth hl (internal) -> macvlan up 198.51.100.1, 2001:db8:53::1
+#                                  -> macvlan lm -> bridge ln 203.0.113.1
+#         bridge br 192.0.2.1/26 -- veth -- ctr 192.0.2.2 (default via br)
+
+. "$here/agent.sh"
+require_cmd dnsmasq nft
+host=$(ns_add host) || exit 1
+outs=$(ns_add out) || exit 1
+ctr=$(ns_add ctr) || exit 1
+hl=${P53_ID}hl up=${P53_ID}up lm=${P53_ID}lm ln=${P53_ID}ln br=${P53_ID}br
+build_host() {
+	ip -n "$host" link add "$hl" type veth peer name "${P53_ID}ol" netns "$outs" &&
+	ip -n "$host" link set "$hl" up &&
+	ip -n "$host" link add "$up" link "$hl" type macvlan mode bridge &&
+	ip -n "$host" addr add 198.51.100.1/24 dev "$up" &&
+	ip -n "$host" addr add 2001:db8:53::1/64 dev "$up" nodad &&
+	ip -n "$host" link set "$up" up &&
+	ip -n "$host" link add "$lm" link "$hl" type macvlan mode bridge &&
+	ip -n "$host" link add "$ln" type bridge &&
+	ip -n "$host" link set "$lm" master "$ln" &&
+	ip -n "$host" link set "$lm" up &&
+	ip -n "$host" addr add 203.0.113.1/24 dev "$ln" &&
+	ip -n "$host" link set "$ln" up &&
+	ip -n "$outs" addr add 198.51.100.2/24 dev "${P53_ID}ol" &&
+	ip -n "$outs" addr add 203.0.113.2/24 dev "${P53_ID}ol" &&
+	ip -n "$outs" addr add 2001:db8:53::2/64 dev "${P53_ID}ol" nodad &&
+	ip -n "$outs" link set "${P53_ID}ol" up &&
+	ip -n "$outs" route add 192.0.2.0/26 via 198.51.100.1 &&
+	ip -n "$host" link add "$br" type bridge &&
+	ip -n "$host" addr add 192.0.2.1/26 dev "$br" &&
+	ip -n "$host" link set "$br" up &&
+	ip -n "$host" link add "${P53_ID}hc" type veth peer name "${P53_ID}cc" netns "$ctr" &&
+	ip -n "$host" link set "${P53_ID}hc" master "$br" up &&
+	ip -n "$ctr" addr add 192.0.2.2/26 dev "${P53_ID}cc" &&
+	ip -n "$ctr" link set "${P53_ID}cc" up &&
+	ip -n "$ctr" route add default via 192.0.2.1 &&
+	# Only the LAN bridge answers ARP for its address, not the uplink.
+	ip netns exec "$host" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+		net.ipv4.conf.all.arp_ignore=1 >/dev/null
+}
+check "the routing host's topology builds" build_host
+start_dnsmasq "$outs" >/dev/null || exit 1
+check "the container reaches the upstream resolver through the host" dig_query "$ctr" 198.51.100.2 host.test.p53
+adir=$P53_TMP/routing
+
+# seen CONF: queries_seen from the agent's status file.
+seen() {
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["queries"]["seen"])' \
+		"$(sed -n 's/^status_file = //p' "$1")"
+}
+# host_conf DIR [lines...]: agent_conf with internal_interfaces at its
+# default (auto): this host's veths and bridges are host-internal.
+host_conf() {
+	local conf
+	conf=$(agent_conf "$@") || return 1
+	sed -i '/^internal_interfaces = /d' "$conf"
+	echo "$conf"
+}
+seen_is() { test "$(seen "$1")" = "$2"; }
+# queries_from LOG SRC: the sum of dns_queries' counts for SRC.
+queries_from() {
+	grep " event=dns_queries " "$1" | grep " src=$2 " | sed -n 's/.* queries=\([0-9]*\) .*/\1/p' |
+		awk '{ n += $1 } END { print n + 0 }'
+}
+queries_from_is() { test "$(queries_from "$1" "$2")" = "$3"; }
+# 1. Monitor mode (no table), a public dnsmasq on the host answering all.
+hpid=$(start_dnsmasq "$host") || exit 1
+conf=$(host_conf "$adir/monitor" '[agent]' 'mode = monitor')
+pid=$(agent_start "$host" "$conf" "$adir/monitor.log") || exit 1
+for i in 1 2 3; do dig_query "$ctr" 198.51.100.2 host.test.p53 >/dev/null; done       # routed out
+for i in 1 2; do send_query "$outs" 192.0.2.2 "b'routed$i'"; done                       # routed in
+for i in 1 2; do dig_query "$ctr" 192.0.2.1 host.test.p53 >/dev/null; done             # host resolver on the bridge
+# Two summaries later, none of it was an inbound query.
+sleep 4.5
+assert_eq "routed and bridge queries: queries_seen stays 0" 0 "$(seen "$conf")"
+assert_eq "... no dns_queries row for the container" 0 "$(queries_from "$adir/monitor.log" 192.0.2.2)"
+assert_eq "... nor for the outside client of the routed query" 0 "$(queries_from "$adir/monitor.log" 198.51.100.2)"
+check_fails "the forwarded upstream replies do not raise recursion_offered" \
+	log_has "$adir/monitor.log" recursion_offered
+# Now the real thing: an outside client answered recursively by the host.
+for i in 1 2 3 4; do dig_query "$outs" 198.51.100.1 "q$i.test.p53" >/dev/null; done
+check "an answer from the host's listener to an outside client raises recursion_offered" \
+	wait_for 3 log_has "$adir/monitor.log" recursion_offered 'querier=198.51.100.2 .*server=198.51.100.1 '
+check_fails "... and only for it: never towards the container" \
+	log_has "$adir/monitor.log" recursion_offered 'querier=192.0.2.2 '
+# The macvlan over a veth: each query passes both; the veth is internal.
+check "macvlan over veth: 4 queries, dns_queries says 4" \
+	wait_for 5 queries_from_is "$adir/monitor.log" 198.51.100.2 4
+# The LAN bridge and its macvlan port are both on the wire: both see each
+# query (and the veth below them too).
+lpid=$(spawn "$host" "$P53_TMP/lan.out" "$P53_TMP/capture-live") || exit 1
+wait_for 5 grep -q '^ready' "$P53_TMP/lan.out" || exit 1
+for i in 1 2 3 4; do dig_query "$outs" 203.0.113.1 "v$i.test.p53" >/dev/null; done
+live_stop "$lpid"
+lan_ifindex() { ip -n "$host" -o link show "$1" | cut -d: -f1; }
+check "the query passes the LAN bridge's port and the bridge" bash -c \
+	"grep 'qr=0 qname=v1.test.p53' '$P53_TMP/lan.out' | grep -q 'ifindex=$(lan_ifindex "$lm") ' &&
+	 grep 'qr=0 qname=v1.test.p53' '$P53_TMP/lan.out' | grep -q 'ifindex=$(lan_ifindex "$ln") '"
+check "bridge over a macvlan port: 4 queries counted once, dns_queries says 4" \
+	wait_for 5 queries_from_is "$adir/monitor.log" 203.0.113.2 4
+check "queries_seen is the 8 inbound queries" wait_for 5 seen_is "$conf" 8
+agent_stop "$pid"
+kill "$hpid" 2>/dev/null
+wait_for 5 bash -c "$(declare -f p53_alive); ! p53_alive $hpid"
+
+# 2. Auto mode: container traffic never triggers enforcement, an outside
+# query does. The host's dnsmasq serves the bridge only (not public).
+start_dnsmasq "$host" --listen-address=127.0.0.1,192.0.2.1 --bind-interfaces >/dev/null || exit 1
+conf=$(host_conf "$adir/auto" '[agent]' 'mode = auto')
+pid=$(agent_start "$host" "$conf" "$adir/auto.log") || exit 1
+check "auto: the bridge resolver answers the container" dig_query "$ctr" 192.0.2.1 host.test.p53
+dig_query "$ctr" 192.0.2.1 host.test.p53 >/dev/null
+dig_query "$ctr" 198.51.100.2 host.test.p53 >/dev/null
+send_query "$outs" 192.0.2.2 "b'routed'"
+sleep 2.5
+check_fails "auto: container, bridge and routed queries do not trigger enforcement" \
+	log_has "$adir/auto.log" enforcement_started
+check_fails "auto: ... nor an inbound_query event" log_has "$adir/auto.log" inbound_query
+assert_eq "auto: no table" 0 "$(table_count "$host")"
+send_query "$outs" 198.51.100.1 "b'outside'"
+check "auto: the outside query triggers enforcement" \
+	wait_for 3 log_has "$adir/auto.log" enforcement_started 'trigger="query from 198.51.100.2"'
+agent_stop "$pid"
+ip netns exec "$host" "$PORT53GUARD" -c "$conf" remove >/dev/null 2>&1
+
+# 3. Several capture interfaces, one missing: only it is degraded, and it is
+# captured once it appears.
+late=${P53_ID}lt
+conf=$(host_conf "$adir/ifaces" '[agent]' 'mode = monitor' '[capture]' "interfaces = $late, $up")
+pid=$(agent_start "$host" "$conf" "$adir/ifaces.log") || exit 1
+check "one missing interface: capture_degraded names it" \
+	log_has "$adir/ifaces.log" capture_degraded "interface=$late "
+check "... the other is captured" log_has "$adir/ifaces.log" capture_started "interface=$up "
+send_query "$outs" 198.51.100.1 "b'iface'"
+check "... and counts the query" wait_for 5 seen_is "$conf" 1
+ip -n "$host" link add "$late" type veth peer name "${late}p" && ip -n "$host" link set "${late}p" up &&
+	ip -n "$host" link set "$late" up
+check "the missing interface is captured once it appears" \
+	wait_for 4 log_has "$adir/ifaces.log" capture_started "interface=$late "
+agent_stop "$pid"
+
+# 4. A listener in a namespace with a macvlan of its own: the host's rule
+# cannot reach it.
+mvl=$(ns_add mvl) || exit 1
+ip -n "$host" link add "${P53_ID}mv" link "$hl" type macvlan mode bridge &&
+	ip -n "$host" link set "${P53_ID}mv" netns "$mvl" &&
+	ip -n "$mvl" addr add 198.51.100.3/24 dev "${P53_ID}mv" &&
+	ip -n "$mvl" link set "${P53_ID}mv" up
+scan_out() { ip netns exec "$ctr" "$PORT53GUARD" scan 2>/dev/null; }
+check_fails "before it listens, scan names nothing there" bash -c "$(declare -f scan_out); export ctr=$ctr PORT53GUARD=$PORT53GUARD; scan_out | grep -q 'namespace $mvl '"
+start_dnsmasq "$mvl" >/dev/null || exit 1
+check "the listener answers from outside (the host's rule never sees it)" dig_query "$outs" 198.51.100.3 host.test.p53
+rc=0
+text=$(scan_out) || rc=$?
+assert_eq "scan exits 3 for a listener out of the host rule's reach" 3 "$rc"
+check "scan names it and its link" grep -q "^unfiltered: udp 0.0.0.0:53 in namespace $mvl has a link of its own (${P53_ID}mv)" <<<"$text"
+{
+	printf '[agent]\nmode = monitor\nsummary_interval = 2s\n'
+	printf '[output]\nstatus_file = %s/status.json\nmetrics_file = %s/metrics/port53guard.prom\n' "$adir/ns" "$adir/ns"
+	printf '[listeners]\nrescan_interval = 1s\nnamespaces = yes\n'
+} >"$adir/ns.conf"
+mkdir -p "$adir/ns"
+pid=$(agent_start "$host" "$adir/ns.conf" "$adir/ns.log") || exit 1
+check "the agent warns listener_unfiltered with the listener's fields" \
+	wait_for 5 log_has "$adir/ns.log" listener_unfiltered "proto=udp addr=0.0.0.0 port=53 .*via=${P53_ID}mv .*comm=dnsmasq .*netns=$mvl"
+check "... at warning level" grep -q ' warning event=listener_unfiltered ' "$adir/ns.log"
+agent_stop "$pid"
 
 done_testing

@@ -98,6 +98,10 @@ expect_error "overlong line" "[rules]\nallow = $(printf '10.0.0.0/8, %.0s' $(seq
 expect_error "NUL byte" '[agent]\nmode = auto\n#\0\n' 3 "" "NUL"
 expect_error "syntax error" '[agent]\nmode auto\n' 2 "" "syntax error"
 expect_error "hostile value" '[agent]\nmode = \033[2J\033]0;x\a\r\n' 2 "mode" '\x1b[2J'
+expect_error "bad internal interface name" '[rules]\ninternal_interfaces = docker0 br/0\n' 2 \
+	"internal_interfaces" '"br/0"'
+expect_error "empty internal_interfaces" '[rules]\ninternal_interfaces =\n' 2 "internal_interfaces" \
+	"expected auto, none or interface names"
 expect_error "metrics file equals status file" \
 	'[output]\nstatus_file = /run/x\nmetrics_file = /run/x\n' 3 "metrics_file" "/run/x"
 
@@ -143,6 +147,37 @@ printf '[agent]\nmode = never\n' >"$c/conf.d/50-bad.conf"
 run -c "$c/main.conf" check-config
 assert_eq "conf.d: a bad drop-in fails" 1 "$rc"
 check "conf.d: the error names the drop-in" has "$err" "$c/conf.d/50-bad.conf:2:"
+
+# --- the interfaces and what set internal makes of them ---------------------------
+if [ -n "${sandbox:-}" ]; then
+	ip -n "$sandbox" link add br-c type bridge &&
+		ip -n "$sandbox" link add vc0 master br-c type veth peer name vc1 &&
+		ip -n "$sandbox" link add br-l type bridge &&
+		ip -n "$sandbox" link add link vc1 name mvl0 type macvlan &&
+		ip -n "$sandbox" link set mvl0 master br-l || exit 1
+	iface_line() { grep -E "^# interface $1 +kind=$2 +$3 +$4" <<<"$out" >/dev/null; }
+	printf '[rules]\nexempt_interfaces = mvl0\n' >"$d/if-auto.conf"
+	run -c "$d/if-auto.conf" check-config
+	assert_eq "interfaces (auto): exit 0" 0 "$rc"
+	check "interfaces: the default is auto" has "$out" "internal_interfaces = auto  ; default"
+	check "interfaces (auto): lo is local" iface_line lo loopback local "loopback"
+	check "interfaces (auto): a bridge of veths is internal" iface_line br-c bridge internal \
+		"bridge with only virtual ports"
+	check "interfaces (auto): a veth is internal" iface_line vc0 veth internal "kind veth exists only inside the host"
+	check "interfaces (auto): a bridge with a macvlan port is outside, the port named" \
+		iface_line br-l bridge outside "bridge with port mvl0 \(macvlan\)"
+	check "interfaces (auto): an exempt interface says so" iface_line mvl0 macvlan outside \
+		".*accepted anyway: in exempt_interfaces"
+	printf '[rules]\ninternal_interfaces = none\n' >"$d/if-none.conf"
+	run -c "$d/if-none.conf" check-config
+	check "interfaces (none): nothing internal" iface_line br-c bridge outside "internal_interfaces = none"
+	printf '[rules]\ninternal_interfaces = br-*\n' >"$d/if-list.conf"
+	run -c "$d/if-list.conf" check-config
+	check "interfaces (list): a listed bridge with a NIC-like port is internal" \
+		iface_line br-l bridge internal "listed in internal_interfaces"
+	check "interfaces (list): an unlisted veth is outside" iface_line vc0 veth outside "not listed in"
+	check "interfaces: every line is printable" printable "$out"
+fi
 
 # --- help and usage --------------------------------------------------------------------
 run --help

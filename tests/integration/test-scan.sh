@@ -151,8 +151,15 @@ assert_eq "root walk: those are not the root's own" false \
 assert_eq "root walk: namespace inode matches ip netns" \
 	"$(stat -L -c %i "/run/netns/$srv")" \
 	"$(q '.namespaces[] | select(.name == $ns) | .inode' --arg ns "$srv")"
-assert_eq "root walk: exit code follows the root namespace's own public listeners" \
-	"$(q 'if .public > 0 then 3 else 0 end')" "$rc"
+# A public listener of any namespace with a link of its own (another test's
+# macvlan, say) is out of the host rule's reach and makes the exit code 3
+# too; the text names each one.
+want=$(q 'if .public > 0 then 3 else 0 end')
+if [ "$want" = 0 ] && [ "$rc" = 3 ] && "$PG" -c "$conf_ns_yes" scan 2>/dev/null | grep -q '^unfiltered: '; then
+	want=3
+fi
+assert_eq "root walk: exit code follows the root namespace's own public listeners and unfiltered ones" \
+	"$want" "$rc"
 check "root walk: the own namespace, listed first, is the root's" \
 	test "$(q '.namespaces[0].inode')" = "$(stat -L -c %i /proc/self/ns/net)"
 rc=$(scan - "$conf_ns_no")

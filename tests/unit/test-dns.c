@@ -418,6 +418,37 @@ static void test_link_details(void **state)
 	assert_true(p.first_fragment);
 }
 
+/* What tells two copies of one packet from two packets: IP ID and length. */
+static void test_copy_keys(void **state)
+{
+	struct spec s = { .link = DNS_LINK_RAW, .family = 4, .proto = IPPROTO_UDP, .sport = 40000, .dport = 53 };
+	struct bytes dns = { .n = 0 }, pkt;
+	struct dns_packet p;
+
+	(void)state;
+	dns_query(&dns, "a.b", 1, false);
+	build(&s, &dns, &pkt);
+	assert_int_equal(dns_parse_packet(s.link, pkt.b, pkt.n, &p), DNS_OK);
+	assert_int_equal(p.ip_id, 7);
+	assert_int_equal(p.ip_len, pkt.n);
+
+	/* IPv6: the flow label and the payload length (extension headers in it). */
+	s = (struct spec){ .link = DNS_LINK_RAW, .family = 6, .proto = IPPROTO_UDP, .v6_ext = ext_hop,
+			   .n_v6_ext = 1, .sport = 40000, .dport = 53 };
+	build(&s, &dns, &pkt);
+	pkt.b[1] = 0x01;
+	pkt.b[2] = 0x23;
+	pkt.b[3] = 0x45;
+	assert_int_equal(dns_parse_packet(s.link, pkt.b, pkt.n, &p), DNS_OK);
+	assert_int_equal(p.ip_id, 0x12345);
+	assert_int_equal(p.ip_len, pkt.n - 40);
+	/* The traffic class next to it is not part of the label. */
+	pkt.b[0] = 0x6f;
+	pkt.b[1] = 0xf1;
+	assert_int_equal(dns_parse_packet(s.link, pkt.b, pkt.n, &p), DNS_OK);
+	assert_int_equal(p.ip_id, 0x12345);
+}
+
 /* ---- malformed and foreign packets: one break each ------------------- */
 
 typedef void (*mutate_fn)(struct bytes *b);
@@ -955,6 +986,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_link_details),
+		cmocka_unit_test(test_copy_keys),
 		cmocka_unit_test(test_text_on_demand),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_bad_link),
