@@ -22,7 +22,7 @@
 . "$(dirname "$0")/agent.sh"
 p53_init
 require_root
-require_cmd dig dnsmasq nft python3 jq
+require_cmd dig dnsmasq nft python3 jq ss
 PG=${PORT53GUARD:?PORT53GUARD must name the binary}
 
 if ! topo_host; then
@@ -146,6 +146,8 @@ check "enforce: listener_unfiltered names the listener in the macvlan namespace"
 	wait_for 5 log_has "$log" listener_unfiltered "netns=$TOPO_MVL "
 check "enforce: but not container1's, behind its veth on docker0" \
 	bash -c "$(declare -f log_has); ! log_has '$log' listener_unfiltered 'netns=$TOPO_C1 '"
+check "enforce: nor the outside namespace's (veths, and addresses on lo, which is no link)" \
+	bash -c "$(declare -f log_has); ! log_has '$log' listener_unfiltered 'netns=$TOPO_OUT '"
 # Only the host's own answers to the allowlisted outside client are
 # recursion this host offers; forwarded replies, answers to containers and
 # the VM, and the macvlan namespace's answers are not.
@@ -157,8 +159,9 @@ check "remove lifts the table" ip netns exec "$h" "$PG" -c "$conf" remove
 row_answered "after remove" "${refused_rows[0]}"
 
 # ---- scan: the macvlan listener ------------------------------------------------------
-# The host's own public resolver goes, so that only the macvlan namespace
-# can make scan exit 3.
+# The host's own public resolver goes, and no other namespace of the
+# topology has a link of its own: only the macvlan namespace can make scan
+# exit 3.
 kill "$TOPO_PID_HOST"
 wait_for 5 bash -c "! ip netns exec $h ss -Hlnu 'sport = :53' | grep -q '$TOPO_HOST_V4:53'"
 ip netns exec "$h" "$PG" -c "$conf" scan --json >"$dir/scan.json" 2>"$dir/scan.err"
@@ -170,6 +173,8 @@ check "scan: it names the listener in the macvlan namespace" \
 	grep -Eq "^unfiltered: udp .* in namespace $TOPO_MVL " "$dir/scan.txt"
 check "scan: not container1's, behind its veth on docker0" \
 	bash -c "! grep -Eq '^unfiltered: .* in namespace $TOPO_C1 ' '$dir/scan.txt'"
+check "scan: nor the outside namespace's (veths, and addresses on lo, which is no link)" \
+	bash -c "! grep -Eq '^unfiltered: .* in namespace $TOPO_OUT ' '$dir/scan.txt'"
 
 # ---- auto: only a query from outside to the host triggers -------------------------
 conf=$(host_conf auto no '[agent]' 'mode = auto')
