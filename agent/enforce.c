@@ -31,6 +31,27 @@ int enforce_links_fd(const struct daemon *d)
 	return d->links ? links_fd(d->links) : -1;
 }
 
+/* links_internal() (the capture's per-packet question) answers as
+ * [rules] internal_interfaces says, like the kernel's set. */
+static void configure_links(struct daemon *d)
+{
+	static const enum links_select_mode modes[] = {
+		[CONFIG_INTERNAL_AUTO] = LINKS_SELECT_AUTO,
+		[CONFIG_INTERNAL_NONE] = LINKS_SELECT_NONE,
+		[CONFIG_INTERNAL_LIST] = LINKS_SELECT_LIST,
+	};
+	int r;
+
+	if (!d->links)
+		return;
+	r = links_configure(d->links, modes[d->config->internal_mode],
+			    (const char *const *)d->config->internal_interfaces,
+			    d->config->n_internal_interfaces, NULL);
+	if (r < 0)
+		log_warning("internal_interfaces_failed", LOG_STR("error", strerror(-r)),
+			    LOG_STR("effect", "the capture keeps the previous selection"));
+}
+
 /* Without link events the internal set is filled once, from a dump now (or
  * left empty): containers and VMs started later are refused until a reload,
  * which is the safe side. */
@@ -107,6 +128,7 @@ int enforce_open(struct daemon *d)
 			    LOG_STR("effect", "changes are found by verification every 5 s instead"));
 	}
 	open_links(d);
+	configure_links(d);
 	choose_table_flags(d);
 	return 0;
 }
@@ -253,6 +275,7 @@ void enforce_replace_ruleset(struct daemon *d, struct ruleset *rs)
 
 	ruleset_free(d->ruleset);
 	d->ruleset = rs;
+	configure_links(d);
 	if (d->config->mode == AGENT_MODE_ENFORCE)
 		snprintf(d->enforce_reason, sizeof(d->enforce_reason), "mode is enforce");
 	if (should)

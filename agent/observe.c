@@ -74,6 +74,18 @@ static void log_missing(const struct daemon *d, size_t from)
 				    "it is tried again at each rescan; enforcement goes on"));
 }
 
+/* A capture without a single open handle is not running: say so (status,
+ * metrics) and keep only the names, for reopen_capture(). */
+static void drop_if_empty(struct daemon *d)
+{
+	if (!d->capture || capture_n_handles(d->capture) > 0)
+		return;
+	note_missing(d);
+	capture_free(d->capture);
+	d->capture = NULL;
+	d->capture_degraded = true;
+}
+
 static void open_capture(struct daemon *d)
 {
 	const struct config *c = d->config;
@@ -103,6 +115,36 @@ static void open_capture(struct daemon *d)
 	for (size_t i = 0; i < capture_n_handles(d->capture); i++)
 		log_started(d, i);
 	log_missing(d, 0);
+	drop_if_empty(d);
+}
+
+/* Every configured interface is missing: the capture is not running (no
+ * handle is open), and the next rescans open it anew. */
+static void reopen_capture(struct daemon *d)
+{
+	const struct config *c = d->config;
+	struct capture_options o = {
+		.interfaces = (const char *const *)c->capture_interfaces,
+		.n_interfaces = c->n_capture_interfaces,
+		.buffer_size = c->capture_buffer_size,
+		.responses = c->capture_responses,
+		.partial = true,
+	};
+	char err[CAPTURE_ERRBUF_SIZE] = "";
+	struct capture *cap;
+
+	/* Each missing interface was logged once already. */
+	if (capture_open(&o, &cap, err, sizeof(err)) < 0)
+		return;
+	if (capture_n_handles(cap) == 0) {
+		capture_free(cap);
+		return;
+	}
+	d->capture = cap;
+	note_missing(d);
+	capture_epoll(d, EPOLL_CTL_ADD);
+	for (size_t i = 0; i < capture_n_handles(d->capture); i++)
+		log_started(d, i);
 }
 
 /* A configured interface that appeared since is captured from now on. */
@@ -112,6 +154,10 @@ static void retry_capture(struct daemon *d)
 	size_t before;
 	int r;
 
+	if (!d->capture && d->traffic && d->capture_missing[0]) {
+		reopen_capture(d);
+		return;
+	}
 	if (!d->capture || capture_n_missing(d->capture) == 0)
 		return;
 	before = capture_n_handles(d->capture);
@@ -258,6 +304,7 @@ void observe_on_fd(struct daemon *d, int fd)
 		(void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
 		if (d->config->n_capture_interfaces && capture_close_handle(d->capture, i, err) == 0) {
 			note_missing(d);
+			drop_if_empty(d);
 			return;
 		}
 		snprintf(d->capture_error, sizeof(d->capture_error), "%s", err);

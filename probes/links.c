@@ -28,6 +28,10 @@ struct links {
 	struct mnl_socket *ev;          /* subscribed to link and address events; NULL: static table */
 	bool dirty;                     /* the table may be stale: dump at the next process */
 	struct listeners_iftable t;
+	/* Which interfaces count as internal (links_configure); auto at first. */
+	enum links_select_mode mode;
+	char (*patterns)[IF_NAMESIZE];
+	size_t n_patterns;
 	/* Derived from t after each dump, for per-packet lookups. */
 	struct slot *slots;
 	size_t slot_mask;               /* slots has slot_mask + 1 entries, a power of two */
@@ -62,6 +66,38 @@ static size_t hash_ifindex(uint32_t ifindex)
 	return (size_t)(ifindex * 2654435761u);
 }
 
+/* Names nft could not quote (the kernel allows '"' and '\\' in names)
+ * never count as internal: the kernel set cannot hold them, so such an
+ * interface is refused, and the lookups must say the same. */
+static bool quotable(const char *name)
+{
+	if (!name[0])
+		return false;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p <= ' ' || *p == 0x7f || *p == '"' || *p == '\\' || *p == '*')
+			return false;
+	return true;
+}
+
+static bool selected(const struct listeners_iftable *t, const struct listeners_iface *f,
+		     enum links_select_mode mode, const char *const *patterns, size_t n_patterns)
+{
+	if (f->loopback || !quotable(f->name))
+		return false;
+	switch (mode) {
+	case LINKS_SELECT_AUTO:
+		return listeners_iface_virtual(t, f);
+	case LINKS_SELECT_LIST:
+		for (size_t k = 0; k < n_patterns; k++)
+			if (links_name_matches(patterns[k], f->name))
+				return true;
+		return false;
+	case LINKS_SELECT_NONE:
+		break;
+	}
+	return false;
+}
+
 /* The lookup structures for t: all allocated before any is replaced, so a
  * failure leaves the previous ones whole. */
 struct derived {
@@ -83,9 +119,15 @@ static void derived_free(struct derived *d)
 	free(d->internal);
 }
 
-static int derive(const struct listeners_iftable *t, struct derived *d)
+static int derive(const struct links *l, const struct listeners_iftable *t, struct derived *d)
 {
+	const char **pat = calloc(l->n_patterns + 1, sizeof(*pat));
 	size_t cap = 16, n4 = 0, n6 = 0;
+
+	if (!pat)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n_patterns; i++)
+		pat[i] = l->patterns[i];
 
 	memset(d, 0, sizeof(*d));
 	while (cap < 2 * t->n_ifaces)
@@ -97,11 +139,12 @@ static int derive(const struct listeners_iftable *t, struct derived *d)
 	d->internal = calloc(t->n_ifaces + 1, sizeof(*d->internal));
 	if (!d->slots || !d->local4 || !d->local6 || !d->internal) {
 		derived_free(d);
+		free(pat);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < t->n_ifaces; i++) {
 		const struct listeners_iface *f = &t->ifaces[i];
-		bool internal = listeners_iface_virtual(t, f);
+		bool internal = selected(t, f, l->mode, pat, l->n_patterns);
 		size_t h = hash_ifindex(f->ifindex) & d->slot_mask;
 
 		if (f->ifindex == 0)
@@ -126,6 +169,7 @@ static int derive(const struct listeners_iftable *t, struct derived *d)
 	qsort(d->internal, d->n_internal, sizeof(*d->internal), name_cmp);
 	d->n_local4 = n4;
 	d->n_local6 = n6;
+	free(pat);
 	return 0;
 }
 
@@ -162,7 +206,7 @@ static void install(struct links *l, struct listeners_iftable *t, struct derived
 static int load(struct links *l, struct listeners_iftable *t, bool *ret_changed)
 {
 	struct derived d;
-	int r = derive(t, &d);
+	int r = derive(l, t, &d);
 
 	if (r < 0) {
 		listeners_iftable_clear(t);
@@ -263,7 +307,53 @@ void links_free(struct links *l)
 	free(l->local4);
 	free(l->local6);
 	free(l->internal);
+	free(l->patterns);
 	free(l);
+}
+
+int links_configure(struct links *l, enum links_select_mode mode, const char *const *patterns,
+		    size_t n_patterns, bool *ret_changed)
+{
+	char (*p)[IF_NAMESIZE] = NULL, (*old)[IF_NAMESIZE] = l->patterns;
+	enum links_select_mode old_mode = l->mode;
+	size_t old_n = l->n_patterns;
+	struct derived d;
+	int r;
+
+	if (mode != LINKS_SELECT_LIST)
+		n_patterns = 0;
+	if (n_patterns && !(p = calloc(n_patterns, sizeof(*p))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n_patterns; i++)
+		snprintf(p[i], sizeof(p[i]), "%s", patterns[i]);
+	l->mode = mode;
+	l->patterns = p;
+	l->n_patterns = n_patterns;
+	r = derive(l, &l->t, &d);
+	if (r < 0) {
+		l->mode = old_mode;
+		l->patterns = old;
+		l->n_patterns = old_n;
+		free(p);
+		return r;
+	}
+	free(old);
+	if (ret_changed)
+		*ret_changed = derived_differs(l, &d);
+	/* The table stays; only the lookups are rebuilt. */
+	free(l->slots);
+	free(l->local4);
+	free(l->local6);
+	free(l->internal);
+	l->slots = d.slots;
+	l->slot_mask = d.slot_mask;
+	l->local4 = d.local4;
+	l->n_local4 = d.n_local4;
+	l->local6 = d.local6;
+	l->n_local6 = d.n_local6;
+	l->internal = d.internal;
+	l->n_internal = d.n_internal;
+	return 0;
 }
 
 int links_fd(const struct links *l)
@@ -384,15 +474,8 @@ int links_select(const struct listeners_iftable *t, enum links_select_mode mode,
 		return -ENOMEM;
 	for (size_t i = 0; mode != LINKS_SELECT_NONE && i < t->n_ifaces; i++) {
 		const struct listeners_iface *f = &t->ifaces[i];
-		bool take = false;
 
-		if (f->loopback || !f->name[0])
-			continue;
-		if (mode == LINKS_SELECT_AUTO)
-			take = listeners_iface_virtual(t, f);
-		for (size_t k = 0; mode == LINKS_SELECT_LIST && !take && k < n_patterns; k++)
-			take = links_name_matches(patterns[k], f->name);
-		if (!take)
+		if (!selected(t, f, mode, patterns, n_patterns))
 			continue;
 		v[n].ifindex = f->ifindex;
 		memcpy(v[n].name, f->name, sizeof(v[n].name));

@@ -8,7 +8,7 @@
  * networks the host runs for its own containers and VMs, whose traffic a
  * cloud security group never sees.
  *
- * "Host-internal" is listeners_iface_virtual(): a virtual kind (bridge,
+ * "Host-internal" is, by default, listeners_iface_virtual(): a virtual kind (bridge,
  * veth, tun, dummy, vxlan, ...), and for a bridge no NIC, bond or vlan
  * among its ports. An interface the table does not know yet is not
  * internal: what is not classified is treated as outside.
@@ -38,7 +38,9 @@ int links_fd(const struct links *l);
  * the set of internal interfaces or of local addresses changed. */
 int links_process(struct links *l, bool *ret_changed);
 
-/* Per packet: cheap lookups, no allocation. */
+/* Per packet: cheap lookups, no allocation. links_internal() answers as
+ * links_configure() set it (auto, the classification, by default); an
+ * unknown ifindex is not internal. */
 bool links_internal(const struct links *l, uint32_t ifindex);
 bool links_local_addr(const struct links *l, int family, const uint8_t *addr);
 
@@ -56,18 +58,27 @@ struct links_name {
  * is -1 and links_process() changes nothing. For tests and one-shot use. */
 int links_new_from_table(const struct listeners_iftable *t, struct links **ret);
 
-/* The internal interfaces of the current table, sorted by name. Valid
- * until the next links_process(). */
-const struct links_name *links_internal_names(const struct links *l, size_t *ret_n);
-
 enum links_select_mode {
 	LINKS_SELECT_AUTO,      /* the interfaces classified host-internal */
 	LINKS_SELECT_NONE,      /* none */
 	LINKS_SELECT_LIST,      /* the interfaces whose names match a pattern */
 };
 
+/* Which interfaces links_internal() and links_internal_names() call
+ * internal, as [rules] internal_interfaces says; LINKS_SELECT_AUTO until
+ * called. Patterns are copied ("X*" for a prefix). *ret_changed (optional) tells whether
+ * the internal interfaces changed. -ENOMEM leaves everything as it was. */
+int links_configure(struct links *l, enum links_select_mode mode, const char *const *patterns,
+		    size_t n_patterns, bool *ret_changed);
+
+/* The internal interfaces of the current table, sorted by name. Valid
+ * until the next links_process() or links_configure(). */
+const struct links_name *links_internal_names(const struct links *l, size_t *ret_n);
+
 /* The interfaces of t that belong in the ruleset's "internal" set, sorted
- * by name without duplicates; loopback never (it has its own rule).
+ * by name without duplicates; loopback never (it has its own rule), nor a
+ * name nft could not quote (holding '"', '\\', '*', a space or a control
+ * byte): such an interface is refused, and links_internal() agrees.
  * Patterns are names, "X*" for a prefix. *ret (free() it) and *ret_n are
  * set only on success. */
 int links_select(const struct listeners_iftable *t, enum links_select_mode mode,

@@ -528,6 +528,28 @@ ip -n "$host" link add "$late" type veth peer name "${late}p" && ip -n "$host" l
 	ip -n "$host" link set "$late" up
 check "the missing interface is captured once it appears" \
 	wait_for 4 log_has "$adir/ifaces.log" capture_started "interface=$late "
+# Deleted while captured: degraded alone, and back once it returns.
+ip -n "$host" link del "$late"
+check "an interface deleted under the capture degrades alone" \
+	wait_for 4 bash -c "[ \$(grep ' event=capture_degraded ' '$adir/ifaces.log' | grep -c 'interface=$late ') = 2 ]"
+send_query "$outs" 198.51.100.1 "b'iface2'"
+check "... the other still counts" wait_for 5 seen_is "$conf" 2
+ip -n "$host" link add "$late" type veth peer name "${late}p" && ip -n "$host" link set "${late}p" up &&
+	ip -n "$host" link set "$late" up
+check "... and it is captured again when it returns" \
+	wait_for 4 bash -c "[ \$(grep ' event=capture_started ' '$adir/ifaces.log' | grep -c 'interface=$late ') = 2 ]"
+agent_stop "$pid"
+
+# Every configured interface missing: the capture is not running at all,
+# and starts once one appears.
+only=${P53_ID}l2
+conf=$(host_conf "$adir/only" '[agent]' 'mode = monitor' '[capture]' "interfaces = $only")
+pid=$(agent_start "$host" "$conf" "$adir/only.log") || exit 1
+check "the only interface missing: capture_degraded names it" log_has "$adir/only.log" capture_degraded "interface=$only "
+check "... the summary says the capture is degraded" wait_for 4 log_has "$adir/only.log" summary 'capture=degraded'
+ip -n "$host" link add "$only" type veth peer name "${only}p" && ip -n "$host" link set "${only}p" up &&
+	ip -n "$host" link set "$only" up
+check "... and it is captured once it appears" wait_for 4 log_has "$adir/only.log" capture_started "interface=$only "
 agent_stop "$pid"
 
 # 4. A listener in a namespace with a macvlan of its own: the host's rule

@@ -57,6 +57,7 @@ static const struct listeners_iface ifaces[] = {
 	{ IF_BRMV, 0, "br-mv", "bridge", false },
 	{ IF_MV2, IF_BRMV, "mv2", "macvlan", false },
 	{ IF_BIG, 0, "veth-big", "veth", false },
+	{ IF_BIG - 1, 0, "veth\"q", "veth", false },    /* nft cannot quote it: never internal */
 };
 #define N_IFACES (sizeof(ifaces) / sizeof(ifaces[0]))
 
@@ -129,6 +130,7 @@ static void test_internal(void **state)
 		{ IF_BRMV, false, "mv2" },              /* a macvlan: on the wire */
 		{ IF_MV2, false, "macvlan" },
 		{ IF_BIG, true, "veth" },
+		{ IF_BIG - 1, false, NULL },
 		{ 0, false, NULL },                     /* no interface */
 		{ 999, false, NULL },                   /* not classified yet: outside */
 		{ IF_BIG + 1, false, NULL },
@@ -230,6 +232,54 @@ static void test_select(void **state)
 		}
 		free(v);
 	}
+	links_free(l);
+}
+
+/* links_internal() follows links_configure(), and agrees with links_select(). */
+static void test_configure(void **state)
+{
+	static const char *const list[] = { "br-*", "eth0", "lo" };
+	static const struct {
+		enum links_select_mode mode;
+		size_t n;
+		uint32_t in[6];         /* internal, 0-terminated */
+		uint32_t out[6];        /* not internal */
+	} cases[] = {
+		{ LINKS_SELECT_LIST, 3, { IF_BRLAN, IF_ETH0, IF_BRBOND, IF_BREMPTY, 0 },
+		  { IF_LO, IF_DOCKER0, IF_VETH, IF_BIG, 0 } },
+		{ LINKS_SELECT_NONE, 3, { 0 }, { IF_DOCKER0, IF_VETH, IF_BRLAN, IF_ETH0, 0 } },
+		{ LINKS_SELECT_AUTO, 3, { IF_DOCKER0, IF_VETH, IF_BIG, 0 }, { IF_BRLAN, IF_ETH0, IF_LO, 0 } },
+		{ LINKS_SELECT_LIST, 0, { 0 }, { IF_DOCKER0, IF_BRLAN, 0 } },
+	};
+	struct listeners_iftable t = { .ifaces = (struct listeners_iface *)ifaces, .n_ifaces = N_IFACES };
+	struct links *l = build();
+	bool changed;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct links_name *v = NULL;
+		const struct links_name *w;
+		size_t n = 0, m = 0;
+
+		assert_int_equal(links_configure(l, cases[i].mode, list, cases[i].n, &changed), 0);
+		for (size_t k = 0; cases[i].in[k]; k++)
+			if (!links_internal(l, cases[i].in[k]))
+				fail_msg("case %zu: ifindex %u not internal", i, cases[i].in[k]);
+		for (size_t k = 0; cases[i].out[k]; k++)
+			if (links_internal(l, cases[i].out[k]))
+				fail_msg("case %zu: ifindex %u internal", i, cases[i].out[k]);
+		assert_int_equal(links_select(&t, cases[i].mode, list, cases[i].n, &v, &n), 0);
+		w = links_internal_names(l, &m);
+		assert_int_equal(m, n);
+		for (size_t k = 0; k < n; k++)
+			assert_string_equal(w[k].name, v[k].name);
+		free(v);
+	}
+	/* The same selection again changes nothing. */
+	assert_int_equal(links_configure(l, LINKS_SELECT_LIST, list, 0, &changed), 0);
+	assert_false(changed);
+	assert_int_equal(links_configure(l, LINKS_SELECT_AUTO, NULL, 0, &changed), 0);
+	assert_true(changed);
 	links_free(l);
 }
 
@@ -396,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_internal),
 		cmocka_unit_test(test_local_addr),
 		cmocka_unit_test(test_select),
+		cmocka_unit_test(test_configure),
 		cmocka_unit_test(test_name_matches),
 		cmocka_unit_test(test_static_object),
 		cmocka_unit_test(test_live),
