@@ -362,3 +362,310 @@ start_unbound() {
 	fi
 	echo "$pid"
 }
+
+# ------------------------------------------------------ who answered ---
+
+# dig_answered NS SERVER WHO [dig options...]: succeeds only when SERVER
+# answers "who.test.p53 TXT" with the name of the server that answered,
+# WHO (every server topo_host starts says who it is): an answer from the
+# wrong server (a DNAT gone astray, a resolver answering for another) fails.
+dig_answered() {
+	local ns=$1 server=$2 who=$3 out
+	shift 3
+	out=$(ip netns exec "$ns" dig "@$server" who.test.p53 TXT "$@" +time=1 +tries=1 2>&1)
+	printf '%s\n' "$out" >"$P53_TMP/dig.out"
+	grep -q 'status: NOERROR' <<<"$out" &&
+		grep -Eq "^who\.test\.p53\.[[:space:]].*TXT[[:space:]]+\"$who\"$" <<<"$out"
+}
+
+# dig_refused NS SERVER [dig options...]: succeeds only when no reply comes
+# back at all within one try of one second: what the cloud rule's "Refuse"
+# (a drop) looks like to the client.
+dig_refused() {
+	local ns=$1 server=$2
+	shift 2
+	dig_times_out "$ns" "$server" who.test.p53 TXT "$@"
+}
+
+# dig_who NS SERVER [dig options...]: prints who answered (for diagnostics).
+dig_who() {
+	local ns=$1 server=$2
+	shift 2
+	ip netns exec "$ns" dig "@$server" who.test.p53 TXT "$@" +short +time=1 +tries=1 2>&1 | tr -d '"'
+}
+
+# udp_query NS SERVER SOURCE OPTS WAIT: one DNS query for who.test.p53 TXT
+# in one UDP datagram from SOURCE ("" for the kernel's choice), no retry.
+# OPTS "dstopts" puts an IPv6 destination options header (PadN) between
+# IPv6 and UDP. WAIT "wait" waits a second for the reply: exit 0 when it
+# came, 1 when not; 2 on any other failure. Otherwise exit 0 once sent.
+udp_query() {
+	local py=python3
+	# The distribution's interpreter starts in a fraction of the time a
+	# version manager's shim takes, and these run by the dozen.
+	[ -x /usr/bin/python3 ] && py=/usr/bin/python3
+	ip netns exec "$1" "$py" - "$2" "$3" "$4" "$5" <<'PY'
+import socket, struct, sys
+dst, src, opts, wait = sys.argv[1:5]
+try:
+    q = struct.pack(">HHHHHH", 0x7053, 0x0100, 1, 0, 0, 0)
+    q += b"\x03who\x04test\x03p53\x00" + struct.pack(">HH", 16, 1)
+    fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    if src:
+        s.bind((src, 0))
+    if opts == "dstopts":
+        # next header (the kernel fills it), length 0 (8 bytes), PadN of 4.
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_DSTOPTS, b"\x00\x00\x01\x04\x00\x00\x00\x00")
+    s.sendto(q, (dst, 53))
+    if wait != "wait":
+        sys.exit(0)
+    s.settimeout(1)
+    try:
+        r = s.recv(4096)
+    except socket.timeout:
+        sys.exit(1)
+    sys.exit(0 if r[:2] == q[:2] else 2)
+except OSError as e:
+    print("udp_query:", e, file=sys.stderr)
+    sys.exit(2)
+PY
+}
+
+# send_udp_query NS SERVER [SOURCE] [dstopts]: one query, no waiting: for
+# tests that count the queries a capture saw.
+send_udp_query() {
+	udp_query "$1" "$2" "${3:-}" "${4:-}" nowait
+}
+
+# udp_query_answered / udp_query_refused NS SERVER [SOURCE] [dstopts]: one
+# query; a reply came / nothing came back within a second.
+udp_query_answered() {
+	udp_query "$1" "$2" "${3:-}" "${4:-}" wait
+}
+udp_query_refused() {
+	local rc=0
+	udp_query "$1" "$2" "${3:-}" "${4:-}" wait || rc=$?
+	[ "$rc" = 1 ]
+}
+
+# ------------------------------------------------------- host topology ---
+#
+# topo_host: a realistic host, built in namespaces of its own (never in the
+# root namespace), with a dnsmasq answering who.test.p53 TXT with its own
+# name on every server. Call it directly, not in $(...): it sets the TOPO_*
+# variables below. Everything it creates is registered for the cleanup.
+#
+#   outside (TOPO_OUT): the internet and the LAN. Upstream resolver
+#     198.51.100.53 / 2001:db8:100::53 ("upstream"), outside clients
+#     198.51.100.10 / 2001:db8:100::10 and an allowlistable one
+#     198.51.100.11 / 2001:db8:100::11 (pick one with dig -b).
+#        |  veth "upl" <-> "wan" (203.0.113.0/26, 2001:db8:1::/64)
+#   host (TOPO_HOST): forwarding on (IPv4 and IPv6), default routes out.
+#     uplink "up0" 203.0.113.2 (+ .3, the published address), 2001:db8:1::2:
+#       a macvlan on the veth "upl". A veth is a host-internal kind to the
+#       classifier (probes/listeners.c listeners_iface_virtual); a real
+#       uplink is a NIC. macvlan is not a virtual kind there, and the
+#       addresses and the traffic live on it (frames for its MAC arrive with
+#       iif up0, never upl), so the uplink is classified outside, as a NIC
+#       would be. The lower veth carries no address, no IPv6 and answers
+#       no ARP for the host's addresses (arp_ignore=1): otherwise the
+#       outside could learn its MAC for them, and packets for the host
+#       would arrive on a veth, which is rightly internal.
+#     LAN bridge "brlan" 192.0.2.2/26, 2001:db8:2::2/64: its only port
+#       "lanp" is a passthru macvlan on the veth "lanl" <-> "lan" (outside
+#       side 192.0.2.1, 2001:db8:2::1): a bridge with a non-virtual port,
+#       the way a hypervisor bridges its NIC, hence outside.
+#     docker-like bridge "docker0" 192.0.2.65/27, 2001:db8:3::1/64 with
+#       veth ports to the containers TOPO_C1 (192.0.2.66, 2001:db8:3::2,
+#       runs dnsmasq "container1") and TOPO_C2 (192.0.2.67, 2001:db8:3::3);
+#       "table ip dockerlike" and "table ip6 dockerlike" masquerade their
+#       outbound traffic and publish UDP 53 of 203.0.113.3 and
+#       2001:db8:1::3 to container1 by DNAT (another tool's nftables
+#       tables, as Docker keeps them).
+#     libvirt-like bridge "virbr0" 192.0.2.97/27, 2001:db8:4::1/64 with a
+#       veth port to the VM TOPO_VM (192.0.2.98, 2001:db8:4::2), routed (no
+#       NAT: the outside routes 192.0.2.96/27 and 2001:db8:4::/64 back).
+#     dnsmasq "hostbridge" on 127.0.0.1, docker0 and virbr0 (libvirt's and
+#       a node-local cache's place) and dnsmasq "host" on the uplink and
+#       LAN addresses (the host's public resolver).
+#   macvlan namespace (TOPO_MVL): a macvlan of "upl" moved into it,
+#     203.0.113.10, 2001:db8:1::10, dnsmasq "macvlan" on every address: its
+#     traffic never passes the host's hooks.
+#
+# Pids: TOPO_PID_UPSTREAM, TOPO_PID_C1, TOPO_PID_HOSTBRIDGE, TOPO_PID_HOST,
+# TOPO_PID_MVL. Only documentation ranges are used.
+TOPO_HOST_V4=203.0.113.2
+TOPO_HOST_V6=2001:db8:1::2
+TOPO_PUBLISHED_V4=203.0.113.3
+TOPO_PUBLISHED_V6=2001:db8:1::3
+TOPO_LAN_V4=192.0.2.2
+TOPO_LAN_V6=2001:db8:2::2
+TOPO_DOCKER_V4=192.0.2.65
+TOPO_DOCKER_V6=2001:db8:3::1
+TOPO_VIRBR_V4=192.0.2.97
+TOPO_VIRBR_V6=2001:db8:4::1
+TOPO_C1_V4=192.0.2.66
+TOPO_C1_V6=2001:db8:3::2
+# shellcheck disable=SC2034 # for the tests that source this file
+TOPO_C2_V4=192.0.2.67
+# shellcheck disable=SC2034 # for the tests that source this file
+TOPO_C2_V6=2001:db8:3::3
+TOPO_VM_V4=192.0.2.98
+TOPO_VM_V6=2001:db8:4::2
+TOPO_MVL_V4=203.0.113.10
+TOPO_MVL_V6=2001:db8:1::10
+TOPO_UPSTREAM_V4=198.51.100.53
+TOPO_UPSTREAM_V6=2001:db8:100::53
+TOPO_CLIENT_V4=198.51.100.10
+TOPO_CLIENT_V6=2001:db8:100::10
+TOPO_ALLOWED_V4=198.51.100.11
+TOPO_ALLOWED_V6=2001:db8:100::11
+
+# topo_veth NS1 IF1 NS2 IF2: a veth pair made in NS1, its peer in NS2, both up.
+topo_veth() {
+	ip -n "$1" link add "$2" type veth peer name "$4" netns "$3" || return 1
+	ip -n "$1" link set "$2" up && ip -n "$3" link set "$4" up
+}
+
+# topo_wire NS DEV: DEV (a veth) is only the wire under a NIC-like macvlan:
+# no IPv6 on it, no ARP replies for addresses of other devices.
+topo_wire() {
+	ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1" \
+		"net.ipv4.conf.$2.arp_ignore=1" >/dev/null
+}
+
+# topo_addr NS DEV ADDR...: addresses (IPv6 without duplicate detection).
+topo_addr() {
+	local ns=$1 dev=$2 a
+	shift 2
+	for a in "$@"; do
+		case $a in
+		*:*) ip -n "$ns" addr add "$a" dev "$dev" nodad || return 1 ;;
+		*) ip -n "$ns" addr add "$a" dev "$dev" || return 1 ;;
+		esac
+	done
+}
+
+# topo_dnsmasq NS WHO ADDR [dnsmasq args...]: dnsmasq as start_dnsmasq
+# starts it, also answering who.test.p53 TXT "WHO"; waits until WHO itself
+# answers on ADDR (another server in NS may already answer on loopback);
+# echoes its pid.
+topo_dnsmasq() {
+	local ns=$1 who=$2 addr=$3 dir pid
+	shift 3
+	dir="$P53_TMP/dnsmasq.$(p53_next)"
+	mkdir -p "$dir" || return 1
+	ip netns exec "$ns" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts \
+		--user=root --group=root --pid-file="$dir/pid" --port=53 \
+		--local=/test.p53/ \
+		--host-record=host.test.p53,10.53.0.53,fd53::53 \
+		--txt-record=host.test.p53,p53 --txt-record="who.test.p53,$who" \
+		"$@" </dev/null >"$dir/log" 2>&1 &
+	pid=$!
+	register_pid "$pid"
+	if ! wait_for 5 dig_answered "$ns" "$addr" "$who"; then
+		echo "# dnsmasq $who in $ns did not answer on $addr; its log:" >&2
+		sed 's/^/# /' "$dir/log" >&2
+		return 1
+	fi
+	echo "$pid"
+}
+
+# shellcheck disable=SC2034 # sets TOPO_* for the caller
+topo_host() {
+	TOPO_HOST=$(ns_add host) && TOPO_OUT=$(ns_add out) && TOPO_C1=$(ns_add c1) &&
+		TOPO_C2=$(ns_add c2) && TOPO_VM=$(ns_add vm) && TOPO_MVL=$(ns_add mvl) || return 1
+	local h=$TOPO_HOST o=$TOPO_OUT
+	ip netns exec "$h" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 >/dev/null || return 1
+	ip netns exec "$o" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 >/dev/null || return 1
+
+	# The outside: a router with the resolver and the clients behind it.
+	topo_addr "$o" lo "$TOPO_UPSTREAM_V4/32" "$TOPO_CLIENT_V4/32" "$TOPO_ALLOWED_V4/32" \
+		"$TOPO_UPSTREAM_V6/128" "$TOPO_CLIENT_V6/128" "$TOPO_ALLOWED_V6/128" || return 1
+
+	# Uplink: veth, the host's side carrying a macvlan "up0" (see above).
+	topo_veth "$h" upl "$o" wan &&
+		topo_wire "$h" upl &&
+		topo_addr "$o" wan 203.0.113.1/26 2001:db8:1::1/64 &&
+		ip -n "$h" link add up0 link upl type macvlan mode bridge &&
+		ip -n "$h" link set up0 up &&
+		topo_addr "$h" up0 "$TOPO_HOST_V4/26" "$TOPO_PUBLISHED_V4/26" \
+			"$TOPO_HOST_V6/64" "$TOPO_PUBLISHED_V6/64" &&
+		ip -n "$h" route add default via 203.0.113.1 &&
+		ip -n "$h" -6 route add default via 2001:db8:1::1 || return 1
+	# The routed VM network comes back through the host.
+	ip -n "$o" route add 192.0.2.96/27 via "$TOPO_HOST_V4" &&
+		ip -n "$o" -6 route add 2001:db8:4::/64 via "$TOPO_HOST_V6" || return 1
+
+	# LAN bridge whose port is a (passthru macvlan) NIC towards the outside.
+	topo_veth "$h" lanl "$o" lan &&
+		topo_wire "$h" lanl &&
+		topo_addr "$o" lan 192.0.2.1/26 2001:db8:2::1/64 &&
+		ip -n "$h" link add lanp link lanl type macvlan mode passthru &&
+		ip -n "$h" link add brlan type bridge &&
+		ip -n "$h" link set lanp master brlan && ip -n "$h" link set lanp up &&
+		ip -n "$h" link set brlan up &&
+		topo_addr "$h" brlan "$TOPO_LAN_V4/26" "$TOPO_LAN_V6/64" || return 1
+
+	# docker0-like bridge, two containers, masquerade and a published port.
+	ip -n "$h" link add docker0 type bridge && ip -n "$h" link set docker0 up &&
+		topo_addr "$h" docker0 "$TOPO_DOCKER_V4/27" "$TOPO_DOCKER_V6/64" || return 1
+	local c ns addr addr6
+	for c in 1 2; do
+		ns=TOPO_C$c addr=TOPO_C${c}_V4 addr6=TOPO_C${c}_V6
+		topo_veth "$h" "vethc$c" "${!ns}" eth0 &&
+			ip -n "$h" link set "vethc$c" master docker0 &&
+			topo_addr "${!ns}" eth0 "${!addr}/27" "${!addr6}/64" &&
+			ip -n "${!ns}" route add default via "$TOPO_DOCKER_V4" &&
+			ip -n "${!ns}" -6 route add default via "$TOPO_DOCKER_V6" || return 1
+	done
+	ip netns exec "$h" nft -f - <<-EOF || return 1
+	table ip dockerlike {
+		chain prerouting {
+			type nat hook prerouting priority dstnat; policy accept;
+			ip daddr $TOPO_PUBLISHED_V4 udp dport 53 dnat to $TOPO_C1_V4:53
+		}
+		chain postrouting {
+			type nat hook postrouting priority srcnat; policy accept;
+			ip saddr 192.0.2.64/27 oifname != "docker0" masquerade
+		}
+	}
+	table ip6 dockerlike {
+		chain prerouting {
+			type nat hook prerouting priority dstnat; policy accept;
+			ip6 daddr $TOPO_PUBLISHED_V6 udp dport 53 dnat to [$TOPO_C1_V6]:53
+		}
+		chain postrouting {
+			type nat hook postrouting priority srcnat; policy accept;
+			ip6 saddr 2001:db8:3::/64 oifname != "docker0" masquerade
+		}
+	}
+	EOF
+
+	# virbr0-like bridge with one VM, routed.
+	ip -n "$h" link add virbr0 type bridge && ip -n "$h" link set virbr0 up &&
+		topo_addr "$h" virbr0 "$TOPO_VIRBR_V4/27" "$TOPO_VIRBR_V6/64" &&
+		topo_veth "$h" vnet0 "$TOPO_VM" eth0 &&
+		ip -n "$h" link set vnet0 master virbr0 &&
+		topo_addr "$TOPO_VM" eth0 "$TOPO_VM_V4/27" "$TOPO_VM_V6/64" &&
+		ip -n "$TOPO_VM" route add default via "$TOPO_VIRBR_V4" &&
+		ip -n "$TOPO_VM" -6 route add default via "$TOPO_VIRBR_V6" || return 1
+
+	# A macvlan of the uplink's lower device in a namespace of its own.
+	ip -n "$h" link add mvl0 link upl type macvlan mode bridge &&
+		ip -n "$h" link set mvl0 netns "$TOPO_MVL" &&
+		ip -n "$TOPO_MVL" link set mvl0 up &&
+		topo_addr "$TOPO_MVL" mvl0 "$TOPO_MVL_V4/26" "$TOPO_MVL_V6/64" &&
+		ip -n "$TOPO_MVL" route add default via 203.0.113.1 &&
+		ip -n "$TOPO_MVL" -6 route add default via 2001:db8:1::1 || return 1
+
+	TOPO_PID_UPSTREAM=$(topo_dnsmasq "$o" upstream "$TOPO_UPSTREAM_V4" --bind-interfaces \
+		--listen-address="$TOPO_UPSTREAM_V4,$TOPO_UPSTREAM_V6") || return 1
+	TOPO_PID_C1=$(topo_dnsmasq "$TOPO_C1" container1 127.0.0.1) || return 1
+	TOPO_PID_HOSTBRIDGE=$(topo_dnsmasq "$h" hostbridge 127.0.0.1 --bind-interfaces \
+		--listen-address="127.0.0.1,$TOPO_DOCKER_V4,$TOPO_DOCKER_V6,$TOPO_VIRBR_V4,$TOPO_VIRBR_V6") || return 1
+	TOPO_PID_HOST=$(topo_dnsmasq "$h" host "$TOPO_HOST_V4" --bind-interfaces \
+		--listen-address="$TOPO_HOST_V4,$TOPO_HOST_V6,$TOPO_LAN_V4,$TOPO_LAN_V6") || return 1
+	TOPO_PID_MVL=$(topo_dnsmasq "$TOPO_MVL" macvlan 127.0.0.1) || return 1
+}
