@@ -121,6 +121,7 @@ void daemon_reload(struct daemon *d)
 	struct config_sources src = { 0 };
 	struct config *c = NULL;
 	struct ruleset *rs = NULL;
+	char csum[STATE_SHA256_HEX];
 	int r;
 
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)d->now_ms * 1000ull);
@@ -149,8 +150,9 @@ void daemon_reload(struct daemon *d)
 	enforce_replace_ruleset(d, rs);
 	policywatch_setup(d);
 	observe_reconfigure(d);
+	state_config_sha256(&d->sources, csum);
 	log_info("config_reloaded", LOG_UINT("files", c->n_files), LOG_STR("mode", agent_mode_to_string(c->mode)),
-		 LOG_UINT("summary_interval_s", c->summary_interval));
+		 LOG_UINT("summary_interval_s", c->summary_interval), LOG_STR("config_sha256", csum));
 	config_warnings(c, CONFIG_WARN_INTERFACES, log_config_warning, NULL);
 	d->config_reload_ok = true;
 out:
@@ -305,6 +307,7 @@ static void free_daemon(struct daemon *d)
 int daemon_main(const char *config_path)
 {
 	struct daemon d = { .config_path = config_path, .epfd = -1, .sigfd = -1, .tickfd = -1 };
+	char csum[STATE_SHA256_HEX] = "";
 	int lock_fd = -1, r, ret = EXIT_ERROR;
 
 	log_setup(LOG_FORMAT_TEXT, LOG_LEVEL_INFO);
@@ -339,10 +342,13 @@ int daemon_main(const char *config_path)
 	d.config_reload_ok = true;
 	if (sd_watchdog_enabled(0, &d.watchdog_usec) <= 0)
 		d.watchdog_usec = 0;
+	/* A fallback's configuration is not the files read: no hash of them. */
+	if (!d.config_fallback)
+		state_config_sha256(&d.sources, csum);
 	log_info("agent_started", LOG_STR("version", PORT53GUARD_VERSION),
 		 LOG_STR("mode", agent_mode_to_string(d.config->mode)), LOG_UINT("pid", getpid()),
 		 LOG_UINT("summary_interval_s", d.config->summary_interval),
-		 LOG_UINT("config_files", d.config->n_files));
+		 LOG_UINT("config_files", d.config->n_files), LOG_STR("config_sha256", csum));
 	config_warnings(d.config, CONFIG_WARN_INTERFACES, log_config_warning, NULL);
 	if (start(&d) == 0) {
 		report_write_now(&d);
