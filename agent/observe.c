@@ -90,16 +90,22 @@ static void drop_if_empty(struct daemon *d)
 	d->capture_degraded = true;
 }
 
-static void open_capture(struct daemon *d)
+/* The capture as the configuration asks for it; partial: a missing
+ * interface among several degrades only itself. */
+static struct capture_options capture_options_of(const struct config *c)
 {
-	const struct config *c = d->config;
-	struct capture_options o = {
+	return (struct capture_options){
 		.interfaces = (const char *const *)c->capture_interfaces,
 		.n_interfaces = c->n_capture_interfaces,
 		.buffer_size = c->capture_buffer_size,
 		.responses = c->capture_responses,
 		.partial = true,
 	};
+}
+
+static void open_capture(struct daemon *d)
+{
+	struct capture_options o = capture_options_of(d->config);
 	char err[CAPTURE_ERRBUF_SIZE] = "";
 	int r;
 
@@ -126,14 +132,7 @@ static void open_capture(struct daemon *d)
  * handle is open), and the next rescans open it anew. */
 static void reopen_capture(struct daemon *d)
 {
-	const struct config *c = d->config;
-	struct capture_options o = {
-		.interfaces = (const char *const *)c->capture_interfaces,
-		.n_interfaces = c->n_capture_interfaces,
-		.buffer_size = c->capture_buffer_size,
-		.responses = c->capture_responses,
-		.partial = true,
-	};
+	struct capture_options o = capture_options_of(d->config);
 	char err[CAPTURE_ERRBUF_SIZE] = "";
 	struct capture *cap;
 
