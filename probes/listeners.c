@@ -604,18 +604,20 @@ static const struct listeners_iface *own_link(const struct listeners_iftable *t)
 bool listeners_unfiltered(const struct listeners_iftable *t, const struct listener *l,
 			  const struct listeners_iface **ret_link)
 {
-	const struct listeners_iface *link = NULL;
+	const struct listeners_iface *link, *via = NULL;
 
 	if (l->exposure != LISTENER_PUBLIC)
 		return false;
-	if (l->via[0]) {
-		for (size_t i = 0; i < t->n_ifaces && !link; i++)
-			if (strncmp(t->ifaces[i].name, l->via, sizeof(l->via)) == 0 &&
-			    !listeners_iface_virtual(t, &t->ifaces[i]))
-				link = &t->ifaces[i];
-	} else {
+
+	for (size_t i = 0; l->via[0] && i < t->n_ifaces && !via; i++)
+		if (strncmp(t->ifaces[i].name, l->via, sizeof(l->via)) == 0)
+			via = &t->ifaces[i];
+	/* An address on lo (an anycast service address) is reached over
+	 * whatever links the namespace has: lo itself is no way in. */
+	if (via && !via->loopback)
+		link = listeners_iface_virtual(t, via) ? NULL : via;
+	else
 		link = own_link(t);
-	}
 	if (link && ret_link)
 		*ret_link = link;
 	return link != NULL;

@@ -175,7 +175,8 @@ table_present() {
 }
 
 drop_rule_present() {
-	in_ct nft list table inet port53guard 2>/dev/null | grep -qE 'l4proto udp counter .*drop'
+	# Without netbase's /etc/protocols (a minimal root), nft prints 17.
+	in_ct nft list table inet port53guard 2>/dev/null | grep -qE 'l4proto (udp|17) counter .*drop'
 }
 
 service_active() {

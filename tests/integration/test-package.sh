@@ -194,14 +194,17 @@ echo "# exposure score: $score" >&2
 check "systemd-analyze security gives a score ($score)" test -n "$score"
 check "the exposure score is at most 3.0 ($score)" awk -v s="${score:-99}" 'BEGIN { exit !(s <= 3.0) }'
 unit_has() { grep -qxF "$1" "$root/packaging/systemd/port53guard.service"; }
-for line in Type=notify 'ExecStartPre=/usr/sbin/port53guard check-config' \
+for line in Type=notify \
 	'ExecStart=/usr/sbin/port53guard run' 'ExecReload=/bin/kill -HUP $MAINPID' \
-	Restart=on-failure WatchdogSec=30s Before=network-pre.target\ shutdown.target \
+	Restart=always RestartSec=2s StartLimitIntervalSec=0 WatchdogSec=30s Before=network-pre.target\ shutdown.target \
 	Wants=network-pre.target DefaultDependencies=no WantedBy=multi-user.target \
 	'CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_SYS_ADMIN' \
 	RestrictNamespaces=net RuntimeDirectory=port53guard StateDirectory=port53guard; do
 	check "unit: $line" unit_has "$line"
 done
+# A broken configuration must not keep the agent (and so the rule) from
+# starting: the agent falls back itself, nothing before it may fail.
+check_fails "unit: no ExecStartPre= that could fail the start" grep -q '^ExecStartPre=[^-]' "$root/packaging/systemd/port53guard.service"
 check_fails "unit: no PrivateNetwork= (the agent guards the host's network)" \
 	grep -q '^PrivateNetwork=' "$root/packaging/systemd/port53guard.service"
 check_fails "unit: no ProtectProc= (the scan needs every process)" \

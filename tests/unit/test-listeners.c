@@ -243,7 +243,8 @@ static void test_unfiltered(void **state)
 	static const struct {
 		const struct listeners_iface *ifaces;
 		size_t n_ifaces;
-		const char *if_addr;    /* the namespace's addresses: one per non-lo interface, in order */
+		const char *if_addr;    /* the namespace's addresses: one per non-lo interface, in order;
+		                         * "lo=ADDR" puts one on lo */
 		const char *addr;
 		uint32_t ifindex;
 		bool expect;
@@ -259,6 +260,10 @@ static void test_unfiltered(void **state)
 		{ macvlan_ns, 3, "192.0.2.20,198.51.100.20", "0.0.0.0", 2, false, NULL },     /* bound to the veth */
 		{ nic_ns, 2, "203.0.113.4", "0.0.0.0", 0, true, "enp3s0" },
 		{ bridge_ns, 4, "203.0.113.5", "203.0.113.5", 0, true, "br0" },
+		/* A service address on lo: reached over the namespace's links,
+		 * a veth to the host here, so the host rule sees it. */
+		{ veth_ns, 2, "lo=198.51.100.53,192.0.2.10", "198.51.100.53", 0, false, NULL },
+		{ macvlan_ns, 3, "lo=198.51.100.53,192.0.2.20,203.0.113.20", "198.51.100.53", 0, true, "mv0" },
 	};
 
 	(void)state;
@@ -273,10 +278,13 @@ static void test_unfiltered(void **state)
 
 		snprintf(list, sizeof(list), "%s", cases[i].if_addr);
 		for (char *save = NULL, *a = strtok_r(list, ",", &save); a && k < cases[i].n_ifaces;
-		     a = strtok_r(NULL, ",", &save), k++) {
-			addrs[t.n_addrs].ifindex = cases[i].ifaces[k].ifindex;
-			addrs[t.n_addrs].family = parse_addr(a, addrs[t.n_addrs].addr);
+		     a = strtok_r(NULL, ",", &save)) {
+			bool on_lo = strncmp(a, "lo=", 3) == 0;     /* "lo=ADDR": an address of lo */
+
+			addrs[t.n_addrs].ifindex = cases[i].ifaces[on_lo ? 0 : k].ifindex;
+			addrs[t.n_addrs].family = parse_addr(on_lo ? a + 3 : a, addrs[t.n_addrs].addr);
 			t.n_addrs++;
+			k += !on_lo;
 		}
 		got = unfiltered_one(&t, cases[i].addr, cases[i].ifindex, &link);
 		if (got != cases[i].expect)
