@@ -26,12 +26,11 @@ struct monitor {
 int monitor_open(int family, const char *table, struct monitor **ret)
 {
 	int group = NFNLGRP_NFTABLES, r;
-	/* Events come in bursts (one per element on a big set): another tool
-	 * loading a large set sends megabytes at once. A large receive buffer
-	 * (charged only while full) makes ENOBUFS rare, and ENOBUFS is still
-	 * handled by a resync. Our own commits are filtered out before they
-	 * queue: monitor_ignore_portid(). */
-	int rcvbuf = 16 << 20;
+	/* Events come in bursts (one per element on a big set); a large receive
+	 * buffer makes ENOBUFS rare, and ENOBUFS is still handled by a resync.
+	 * Our own commits, the largest bursts, never queue here:
+	 * monitor_ignore_portid(). */
+	int rcvbuf = 4 << 20;
 	struct monitor *m;
 
 	if (strlen(table) >= sizeof(m->table))
