@@ -118,6 +118,31 @@ sleep 1
 check_fails "50,000 ranges: no events_lost after the reload" log_has "$big/agent.log" events_lost
 check_fails "50,000 ranges: no rules_drift from our own commits" log_has "$big/agent.log" rules_drift
 check "50,000 ranges: still refusing" dig_times_out "$cli" 10.53.1.1 host.test.p53
+
+# The periodic verification reads only this table's objects: another
+# process adding and deleting a table all the time neither fails it nor
+# freezes the drop counters that status reports.
+ip netns exec "$srv" bash -c "while :; do nft add table ip p53churn; nft delete table ip p53churn; done" \
+	>/dev/null 2>&1 &
+churn=$!
+register_pid "$churn"
+dig_times_out "$cli" 10.53.1.1 churn1.test.p53
+dig_times_out "$cli" 10.53.1.1 churn2.test.p53
+# Through apply --verify: nft would list all 50,000 elements, slowly.
+kernel_drops=$(ip netns exec "$srv" "$PORT53GUARD" -c "$conf" apply --verify |
+	awk '/# UDP:53 from 0.0.0.0\/0 and ::\/0: refuse/ { print $4; exit }')
+status_drops() {
+	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["drops"]["udp"]["packets"])' \
+		"$big/status.json" 2>/dev/null
+}
+status_current() { [ "$(status_drops)" = "$kernel_drops" ]; }
+check "churn: status reports the kernel's drop counter ($kernel_drops) within 12 s" wait_for 12 status_current
+sleep 6                         # one more verification under churn
+kill "$churn" 2>/dev/null
+wait "$churn" 2>/dev/null
+ip netns exec "$srv" nft delete table ip p53churn 2>/dev/null
+check_fails "churn: no rules_verify_failed" log_has "$big/agent.log" rules_verify_failed
+check_fails "churn: no rules_drift" log_has "$big/agent.log" rules_drift
 agent_stop "$pid"
 ip netns exec "$srv" "$PORT53GUARD" -c "$conf" remove >/dev/null
 
