@@ -1495,46 +1495,6 @@ static size_t keys_to_ranges(struct key *keys, size_t n, size_t len, struct rule
 	return m;
 }
 
-static int collect_keys(struct nftnl_set *s, size_t len, struct key **ret, size_t *ret_n)
-{
-	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
-	struct nftnl_set_elem *e;
-	struct key *keys = NULL, *k;
-	size_t n = 0, cap = 0;
-	uint32_t klen;
-	const void *p;
-
-	if (!it)
-		return -ENOMEM;
-	while ((e = nftnl_set_elems_iter_next(it))) {
-		if (n == cap) {
-			cap = cap * 2 + 64;
-			k = realloc(keys, cap * sizeof(*k));
-			if (!k) {
-				free(keys);
-				nftnl_set_elems_iter_destroy(it);
-				return -ENOMEM;
-			}
-			keys = k;
-		}
-		k = &keys[n++];
-		memset(k, 0, sizeof(*k));
-		p = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
-		if (p && klen <= len)
-			memcpy(k->k, p, klen);
-		k->end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
-			 (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
-		p = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &klen);
-		k->has_end = p && klen <= len;
-		if (k->has_end)
-			memcpy(k->k_end, p, klen);
-	}
-	nftnl_set_elems_iter_destroy(it);
-	*ret = keys;
-	*ret_n = n;
-	return 0;
-}
-
 static int name_cmp(const void *a, const void *b)
 {
 	return strncmp(a, b, IFNAMSIZ);
@@ -1594,6 +1554,88 @@ static int read_names(struct nft_handle *h, struct nft_live_set *ls)
 	return r;
 }
 
+/* An address set's elements straight from the messages into keys: a
+ * 50,000-range set is 100,000 elements, and parsing them through libnftnl
+ * costs an allocation or three each, most of a no-op apply's time. */
+struct keys_sink {
+	struct key *keys;
+	size_t n, cap, len;
+};
+
+/* The value inside an NFTA_SET_ELEM_KEY or _KEY_END nest; false when
+ * absent or longer than the key. */
+static bool data_value(const struct nlattr *nest, size_t len, uint8_t *out)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each_nested(a, nest) {
+		if (mnl_attr_get_type(a) == NFTA_DATA_VALUE && mnl_attr_get_payload_len(a) <= len) {
+			memcpy(out, mnl_attr_get_payload(a), mnl_attr_get_payload_len(a));
+			return true;
+		}
+	}
+	return false;
+}
+
+static int keys_elem(const struct nlattr *elem, struct keys_sink *k)
+{
+	const struct nlattr *a;
+	struct key *key;
+
+	if (k->n == k->cap) {
+		size_t cap = k->cap * 2 + 256;
+
+		key = realloc(k->keys, cap * sizeof(*key));
+		if (!key)
+			return -ENOMEM;
+		k->keys = key;
+		k->cap = cap;
+	}
+	key = &k->keys[k->n++];
+	memset(key, 0, sizeof(*key));
+	mnl_attr_for_each_nested(a, elem) {
+		switch (mnl_attr_get_type(a)) {
+		case NFTA_SET_ELEM_KEY:
+			data_value(a, k->len, key->k);
+			break;
+		case NFTA_SET_ELEM_KEY_END:
+			key->has_end = data_value(a, k->len, key->k_end);
+			break;
+		case NFTA_SET_ELEM_FLAGS:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+				key->end = ntohl(mnl_attr_get_u32(a)) & NFT_SET_ELEM_INTERVAL_END;
+			break;
+		}
+	}
+	return 0;
+}
+
+static int keys_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a, *e;
+	int r;
+
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(struct nfgenmsg))
+		return -EPROTO;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		mnl_attr_for_each_nested(e, a) {
+			if (mnl_attr_get_type(e) != NFTA_LIST_ELEM)
+				continue;
+			r = keys_elem(e, data);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static void keys_reset(void *arg)
+{
+	((struct keys_sink *)arg)->n = 0;
+}
+
 static int read_elems(struct nft_handle *h, struct nft_live_set *ls)
 {
 	char buf[512] = { 0 };      /* padding is sent as is */
@@ -1602,6 +1644,7 @@ static int read_elems(struct nft_handle *h, struct nft_live_set *ls)
 	size_t len = ls->key_len == 4 ? 4 : 16, n = 0;
 	int family = ls->key_len == 4 ? AF_INET : AF_INET6;
 	struct key *keys = NULL;
+	struct keys_sink sink = { .len = len };
 	int r = -ENOMEM;
 
 	if (ls->key_type == NFT_TYPE_IFNAME) {
@@ -1612,9 +1655,9 @@ static int read_elems(struct nft_handle *h, struct nft_live_set *ls)
 	    nftnl_set_set_str(s, NFTNL_SET_NAME, ls->name) < 0)
 		goto out;
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
-	r = talk_elems(h, nlh, &s);
-	if (r == 0)
-		r = collect_keys(s, len, &keys, &n);
+	r = talk_retry(h, nlh, keys_cb, &sink, keys_reset, &sink);
+	keys = sink.keys;
+	n = sink.n;
 	if (r == 0 && n) {
 		ls->ranges = calloc(n + 1, sizeof(*ls->ranges));
 		r = ls->ranges ? 0 : -ENOMEM;
