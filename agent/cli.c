@@ -13,7 +13,7 @@
 static const struct cli_command commands[] = {
 	{ "run", cmd_run, "run the agent in the foreground (what the service runs)", "" },
 	{ "scan", cmd_scan, "list port-53 listeners and whether the world can reach them", "[--json]" },
-	{ "apply", cmd_apply, "install the rules from the configuration, once", "[--dry-run | --verify]" },
+	{ "apply", cmd_apply, "install the rules from the configuration, once", "[--dry-run | --verify | --force]" },
 	{ "remove", cmd_remove, "delete the port53guard table (lifts the rule)", "" },
 	{ "status", cmd_status, "show what the running agent reports", "[--json]" },
 	{ "report", cmd_report, "when UDP:53 was refused, and every gap with its cause, from the journal",

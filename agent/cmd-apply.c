@@ -21,6 +21,11 @@ enum apply_mode {
 	APPLY_VERIFY,
 };
 
+struct apply_opts {
+	enum apply_mode mode;
+	bool force;
+};
+
 /* One line for a failed netlink operation. EPERM has two causes that call
  * for different fixes: no capability at all, or a table someone else owns. */
 static void print_nft_error(const char *cmd, const char *doing, int r, const char *detail)
@@ -42,23 +47,49 @@ static size_t n_elements(const struct ruleset *rs, enum ruleset_set_id id)
 	return rs->sets[id].n_ranges;
 }
 
-static int do_install(const struct ruleset *rs, const struct config *c)
+/* Whether the live table is already exactly the one nft_apply() would
+ * install: chains, rules, sets with their elements (set internal included,
+ * as filled for this apply) and table flags. Anything unreadable counts as
+ * a difference, so the table is replaced as before. */
+static bool already_installed(struct nft_handle *h, const struct ruleset *rs)
+{
+	struct nft_live *live = NULL;
+	char diff[512] = "";
+	bool same = nft_read(h, &live, diff, sizeof(diff)) == 0 &&
+		    nft_compare(live, rs, diff, sizeof(diff)) == 0 &&
+		    nft_compare_internal(live, rs, diff, sizeof(diff)) == 0 &&
+		    nft_compare_flags(live, 0, diff, sizeof(diff)) == 0;
+
+	nft_live_free(live);
+	return same;
+}
+
+static int do_install(const struct ruleset *rs, const struct config *c, bool force)
 {
 	struct nft_handle *h;
 	char err[512] = "";
+	bool same = false;
 	int r = nft_open(&h);
 
 	if (r == 0) {
+		/* An unchanged table is left alone: replacing it would only
+		 * reset its counters, the record of what was refused. */
+		same = !force && already_installed(h, rs);
 		/* No owner flag: the table must outlive this command. */
-		r = nft_apply(h, rs, 0, err, sizeof(err));
+		if (!same)
+			r = nft_apply(h, rs, 0, err, sizeof(err));
 		nft_close(h);
 	}
 	if (r < 0) {
 		print_nft_error("apply", "cannot install rules", r, err);
 		return EXIT_ERROR;
 	}
-	printf("table inet %s installed: %zu rules; UDP:53%s refused from 0.0.0.0/0 and ::/0\n",
-	       RULESET_TABLE, rs->n_rules, rs->protos & RULESET_PROTO_TCP ? " and TCP:53" : "");
+	if (same)
+		printf("table inet %s unchanged: it already matches the configuration (%zu rules; "
+		       "counters kept)\n", RULESET_TABLE, rs->n_rules);
+	else
+		printf("table inet %s installed: %zu rules; UDP:53%s refused from 0.0.0.0/0 and ::/0\n",
+		       RULESET_TABLE, rs->n_rules, rs->protos & RULESET_PROTO_TCP ? " and TCP:53" : "");
 	printf("allowlist: %zu IPv4 and %zu IPv6 ranges; exempt interfaces: %zu\n",
 	       n_elements(rs, RULESET_SET_ALLOW4), n_elements(rs, RULESET_SET_ALLOW6),
 	       c->n_exempt_interfaces);
@@ -140,32 +171,42 @@ static void fill_internal(const struct config *c, struct ruleset *rs)
 static const struct cli_option apply_options[] = {
 	{ { "dry-run", no_argument, NULL, 'n' },
 	  "  -n, --dry-run      print the table in nft syntax; change nothing" },
+	{ { "force", no_argument, NULL, 'f' },
+	  "      --force        replace the table even when it already matches\n"
+	  "                     (resets its counters)" },
 	{ { "verify", no_argument, NULL, 'v' },
 	  "      --verify       compare the live table with the configuration and print\n"
 	  "                     its counters; exit 3 when it is missing or differs" },
 };
 
-/* --dry-run and --verify exclude each other: the second one is refused. */
+/* --dry-run and --verify exclude each other: the second one is refused.
+ * --force only means something for an install. */
 static int apply_option(int key, const char *arg, void *userdata)
 {
-	enum apply_mode *mode = userdata;
+	struct apply_opts *o = userdata;
 
 	(void)arg;
-	if (*mode != APPLY_INSTALL)
+	if (key == 'f') {
+		if (o->mode != APPLY_INSTALL)
+			return -1;
+		o->force = true;
+		return 0;
+	}
+	if (o->mode != APPLY_INSTALL || o->force)
 		return -1;
-	*mode = key == 'n' ? APPLY_DRY_RUN : APPLY_VERIFY;
+	o->mode = key == 'n' ? APPLY_DRY_RUN : APPLY_VERIFY;
 	return 0;
 }
 
 int cmd_apply(struct cli_ctx *ctx, int argc, char **argv)
 {
 	const struct cli_command *cmd = cli_find("apply");
-	enum apply_mode mode = APPLY_INSTALL;
+	struct apply_opts o = { .mode = APPLY_INSTALL };
 	struct rulesconf_policy *pol = NULL;
 	struct ruleset *rs;
 	struct config *c;
 	char err[512] = "";
-	int r = cli_parse(ctx, cmd, argc, argv, apply_options, 2, apply_option, &mode, 0, 0);
+	int r = cli_parse(ctx, cmd, argc, argv, apply_options, 3, apply_option, &o, 0, 0);
 
 	if (r >= 0)
 		return r;
@@ -180,13 +221,13 @@ int cmd_apply(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	rulesconf_policy_print_warnings(c, pol, stderr, "port53guard apply: warning: ");
 	fill_internal(c, rs);
-	if (mode == APPLY_DRY_RUN) {
+	if (o.mode == APPLY_DRY_RUN) {
 		r = ruleset_format_nft(rs, stdout) == 0 ? EXIT_OK : EXIT_ERROR;
 		rulesconf_policy_print_scope(pol, stdout);
-	} else if (mode == APPLY_VERIFY) {
+	} else if (o.mode == APPLY_VERIFY) {
 		r = do_verify(rs);
 	} else {
-		r = do_install(rs, c);
+		r = do_install(rs, c, o.force);
 	}
 	rulesconf_policy_free(pol);
 	ruleset_free(rs);

@@ -131,6 +131,10 @@ int enforce_open(struct daemon *d)
 		d->monitor = NULL;
 		log_warning("drift_watch_unavailable", LOG_STR("error", strerror(-r)),
 			    LOG_STR("effect", "changes are found by verification every 5 s instead"));
+	} else if ((r = monitor_ignore_portid(d->monitor, nft_portid(d->nft))) < 0) {
+		/* Our own events are skipped anyway; they only fill the buffer. */
+		log_info("drift_watch_filter_unavailable", LOG_STR("error", strerror(-r)),
+			 LOG_STR("effect", "large commits of our own may overflow the event socket (events_lost, then a resync)"));
 	}
 	open_links(d);
 	configure_links(d);

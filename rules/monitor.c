@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
 #include <sys/socket.h>
 
 struct monitor {
@@ -25,7 +27,9 @@ int monitor_open(int family, const char *table, struct monitor **ret)
 {
 	int group = NFNLGRP_NFTABLES, r;
 	/* Events come in bursts (one per element on a big set); a large receive
-	 * buffer makes ENOBUFS rare, and ENOBUFS is still handled by a resync. */
+	 * buffer makes ENOBUFS rare, and ENOBUFS is still handled by a resync.
+	 * Our own commits, the largest bursts, never queue here:
+	 * monitor_ignore_portid(). */
 	int rcvbuf = 4 << 20;
 	struct monitor *m;
 
@@ -53,6 +57,30 @@ int monitor_open(int family, const char *table, struct monitor **ret)
 fail:
 	monitor_close(m);
 	return r;
+}
+
+int monitor_ignore_portid(struct monitor *m, uint32_t portid)
+{
+	/* Classic BPF sees the first netlink header of each queued skb; the
+	 * kernel puts the notifications of one transaction in skbs of their
+	 * own, all carrying the committing socket's port id. Absolute loads
+	 * read in network byte order, so the constants are swapped alike. */
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, offsetof(struct nlmsghdr, nlmsg_type)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+			 ntohs((uint16_t)(NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWGEN)), 3, 0),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct nlmsghdr, nlmsg_pid)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(portid), 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0),           /* ours: dropped before it queues */
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffffu), /* everyone else's, and every NEWGEN */
+	};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+
+	if (portid == 0)
+		return -EINVAL;
+	if (setsockopt(mnl_socket_get_fd(m->nl), SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
+		return -errno;
+	return 0;
 }
 
 void monitor_close(struct monitor *m)

@@ -37,6 +37,14 @@ typedef void (*monitor_cb)(const struct monitor_change *change, void *userdata);
  * table family/name (e.g. NFPROTO_INET, "port53guard"). */
 int monitor_open(int family, const char *table, struct monitor **ret);
 void monitor_close(struct monitor *m);
+
+/* Drops the object notifications committed through netlink port portid
+ * (nft_portid() of our own handle) in the kernel, before they take room
+ * in the receive buffer: a commit of a 50,000-range table sends some
+ * 100,000 element messages, which would overflow it. NEWGEN is still
+ * delivered, so monitor_cb sees no change for those generations. 0 or a
+ * negative errno (the socket then keeps receiving everything). */
+int monitor_ignore_portid(struct monitor *m, uint32_t portid);
 int monitor_fd(const struct monitor *m);
 
 /* Reads every pending notification and calls cb once per generation that

@@ -48,6 +48,7 @@
 #define MSG_ROOM (64 * 1024 + 8192)     /* room reserved for any one message */
 #define ELEMS_NEST_MAX 60000            /* a nested attribute's length is 16 bits */
 #define RETRIES 3
+#define DUMP_RETRIES 50               /* one object's dump, interrupted by any commit */
 #define LOOPBACK_IFINDEX 1              /* lo is ifindex 1 in every network namespace */
 
 struct nft_handle {
@@ -1232,6 +1233,24 @@ static int nl_talk(struct nft_handle *h, struct nlmsghdr *req, reply_cb cb, void
 	}
 }
 
+/* nl_talk() for one object's dump, read again while a commit anywhere in
+ * the namespace interrupts it (NLM_F_DUMP_INTR): the kernel marks every
+ * dump that overlapped any change, ours or not, and a dump of our own
+ * objects is short, so on a busy host a few attempts get a clean one.
+ * reset() empties what an interrupted attempt collected. */
+static int talk_retry(struct nft_handle *h, struct nlmsghdr *req, reply_cb cb, void *data,
+		      void (*reset)(void *), void *reset_arg)
+{
+	int r = -EINTR;
+
+	for (int attempt = 0; attempt < DUMP_RETRIES && r == -EINTR; attempt++) {
+		if (attempt && reset)
+			reset(reset_arg);
+		r = nl_talk(h, req, cb, data);
+	}
+	return r;
+}
+
 /* A request for this table: dumps carry no ack (their end is NLMSG_DONE),
  * single gets ask for one so the answer has an end. */
 static struct nlmsghdr *req_hdr(char *buf, uint16_t type, bool dump)
@@ -1265,8 +1284,10 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (!t)
 		return -ENOMEM;
-	if (nftnl_table_nlmsg_parse(nlh, t) == 0)
+	if (nftnl_table_nlmsg_parse(nlh, t) == 0) {
 		live->table_flags = nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS);
+		live->table_handle = nftnl_table_get_u64(t, NFTNL_TABLE_HANDLE);
+	}
 	nftnl_table_free(t);
 	return 0;
 }
@@ -1323,12 +1344,21 @@ out:
 	return r;
 }
 
+static void chains_reset(void *arg)
+{
+	struct nft_live *live = arg;
+
+	free(live->chains);
+	live->chains = NULL;
+	live->n_chains = 0;
+}
+
 static int read_chains(struct nft_handle *h, struct nft_live *live)
 {
 	char buf[256] = { 0 };      /* padding is sent as is */
 
 	/* Chain dumps cannot be narrowed to a table; chain_cb filters. */
-	return nl_talk(h, req_hdr(buf, NFT_MSG_GETCHAIN, true), chain_cb, live);
+	return talk_retry(h, req_hdr(buf, NFT_MSG_GETCHAIN, true), chain_cb, live, chains_reset, live);
 }
 
 static int set_cb(const struct nlmsghdr *nlh, void *data)
@@ -1360,6 +1390,15 @@ out:
 	return r;
 }
 
+static void sets_reset(void *arg)
+{
+	struct nft_live *live = arg;
+
+	free(live->sets);           /* elements are read later, per set */
+	live->sets = NULL;
+	live->n_sets = 0;
+}
+
 static int read_sets(struct nft_handle *h, struct nft_live *live)
 {
 	char buf[512] = { 0 };      /* padding is sent as is */
@@ -1372,12 +1411,35 @@ static int read_sets(struct nft_handle *h, struct nft_live *live)
 	}
 	nftnl_set_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
-	return nl_talk(h, nlh, set_cb, live);
+	return talk_retry(h, nlh, set_cb, live, sets_reset, live);
 }
 
 static int elems_cb(const struct nlmsghdr *nlh, void *data)
 {
-	return nftnl_set_elems_nlmsg_parse(nlh, data) < 0 ? -EPROTO : 0;
+	return nftnl_set_elems_nlmsg_parse(nlh, *(struct nftnl_set **)data) < 0 ? -EPROTO : 0;
+}
+
+/* An interrupted element dump starts over with an empty set: libnftnl has
+ * no call that drops a set's elements, so the set is made anew. */
+static void elems_reset(void *arg)
+{
+	struct nftnl_set **s = arg, *fresh = nftnl_set_alloc();
+
+	if (fresh && nftnl_set_set_str(fresh, NFTNL_SET_TABLE, RULESET_TABLE) == 0 &&
+	    nftnl_set_set_str(fresh, NFTNL_SET_NAME,
+			      or_else(nftnl_set_get_str(*s, NFTNL_SET_NAME), "")) == 0) {
+		nftnl_set_free(*s);
+		*s = fresh;
+		return;
+	}
+	nftnl_set_free(fresh);
+	/* Out of memory: keep the set; the retry's duplicates only make the
+	 * comparison report a difference, never hide one. */
+}
+
+static int talk_elems(struct nft_handle *h, struct nlmsghdr *nlh, struct nftnl_set **s)
+{
+	return talk_retry(h, nlh, elems_cb, s, elems_reset, s);
 }
 
 /* Element keys back to ranges: a start key opens a range, an end key (one
@@ -1433,46 +1495,6 @@ static size_t keys_to_ranges(struct key *keys, size_t n, size_t len, struct rule
 	return m;
 }
 
-static int collect_keys(struct nftnl_set *s, size_t len, struct key **ret, size_t *ret_n)
-{
-	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
-	struct nftnl_set_elem *e;
-	struct key *keys = NULL, *k;
-	size_t n = 0, cap = 0;
-	uint32_t klen;
-	const void *p;
-
-	if (!it)
-		return -ENOMEM;
-	while ((e = nftnl_set_elems_iter_next(it))) {
-		if (n == cap) {
-			cap = cap * 2 + 64;
-			k = realloc(keys, cap * sizeof(*k));
-			if (!k) {
-				free(keys);
-				nftnl_set_elems_iter_destroy(it);
-				return -ENOMEM;
-			}
-			keys = k;
-		}
-		k = &keys[n++];
-		memset(k, 0, sizeof(*k));
-		p = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
-		if (p && klen <= len)
-			memcpy(k->k, p, klen);
-		k->end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
-			 (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
-		p = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &klen);
-		k->has_end = p && klen <= len;
-		if (k->has_end)
-			memcpy(k->k_end, p, klen);
-	}
-	nftnl_set_elems_iter_destroy(it);
-	*ret = keys;
-	*ret_n = n;
-	return 0;
-}
-
 static int name_cmp(const void *a, const void *b)
 {
 	return strncmp(a, b, IFNAMSIZ);
@@ -1524,12 +1546,94 @@ static int read_names(struct nft_handle *h, struct nft_live_set *ls)
 	if (s && nftnl_set_set_str(s, NFTNL_SET_TABLE, RULESET_TABLE) == 0 &&
 	    nftnl_set_set_str(s, NFTNL_SET_NAME, ls->name) == 0) {
 		nftnl_set_elems_nlmsg_build_payload(nlh, s);
-		r = nl_talk(h, nlh, elems_cb, s);
+		r = talk_elems(h, nlh, &s);
 		if (r == 0)
 			r = collect_names(s, ls);
 	}
 	nftnl_set_free(s);
 	return r;
+}
+
+/* An address set's elements straight from the messages into keys: a
+ * 50,000-range set is 100,000 elements, and parsing them through libnftnl
+ * costs an allocation or three each, most of a no-op apply's time. */
+struct keys_sink {
+	struct key *keys;
+	size_t n, cap, len;
+};
+
+/* The value inside an NFTA_SET_ELEM_KEY or _KEY_END nest; false when
+ * absent or longer than the key. */
+static bool data_value(const struct nlattr *nest, size_t len, uint8_t *out)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each_nested(a, nest) {
+		if (mnl_attr_get_type(a) == NFTA_DATA_VALUE && mnl_attr_get_payload_len(a) <= len) {
+			memcpy(out, mnl_attr_get_payload(a), mnl_attr_get_payload_len(a));
+			return true;
+		}
+	}
+	return false;
+}
+
+static int keys_elem(const struct nlattr *elem, struct keys_sink *k)
+{
+	const struct nlattr *a;
+	struct key *key;
+
+	if (k->n == k->cap) {
+		size_t cap = k->cap * 2 + 256;
+
+		key = realloc(k->keys, cap * sizeof(*key));
+		if (!key)
+			return -ENOMEM;
+		k->keys = key;
+		k->cap = cap;
+	}
+	key = &k->keys[k->n++];
+	memset(key, 0, sizeof(*key));
+	mnl_attr_for_each_nested(a, elem) {
+		switch (mnl_attr_get_type(a)) {
+		case NFTA_SET_ELEM_KEY:
+			data_value(a, k->len, key->k);
+			break;
+		case NFTA_SET_ELEM_KEY_END:
+			key->has_end = data_value(a, k->len, key->k_end);
+			break;
+		case NFTA_SET_ELEM_FLAGS:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+				key->end = ntohl(mnl_attr_get_u32(a)) & NFT_SET_ELEM_INTERVAL_END;
+			break;
+		}
+	}
+	return 0;
+}
+
+static int keys_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a, *e;
+	int r;
+
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(struct nfgenmsg))
+		return -EPROTO;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		mnl_attr_for_each_nested(e, a) {
+			if (mnl_attr_get_type(e) != NFTA_LIST_ELEM)
+				continue;
+			r = keys_elem(e, data);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static void keys_reset(void *arg)
+{
+	((struct keys_sink *)arg)->n = 0;
 }
 
 static int read_elems(struct nft_handle *h, struct nft_live_set *ls)
@@ -1540,6 +1644,7 @@ static int read_elems(struct nft_handle *h, struct nft_live_set *ls)
 	size_t len = ls->key_len == 4 ? 4 : 16, n = 0;
 	int family = ls->key_len == 4 ? AF_INET : AF_INET6;
 	struct key *keys = NULL;
+	struct keys_sink sink = { .len = len };
 	int r = -ENOMEM;
 
 	if (ls->key_type == NFT_TYPE_IFNAME) {
@@ -1550,9 +1655,9 @@ static int read_elems(struct nft_handle *h, struct nft_live_set *ls)
 	    nftnl_set_set_str(s, NFTNL_SET_NAME, ls->name) < 0)
 		goto out;
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
-	r = nl_talk(h, nlh, elems_cb, s);
-	if (r == 0)
-		r = collect_keys(s, len, &keys, &n);
+	r = talk_retry(h, nlh, keys_cb, &sink, keys_reset, &sink);
+	keys = sink.keys;
+	n = sink.n;
 	if (r == 0 && n) {
 		ls->ranges = calloc(n + 1, sizeof(*ls->ranges));
 		r = ls->ranges ? 0 : -ENOMEM;
@@ -1664,6 +1769,17 @@ out:
 	return ret;
 }
 
+static void rules_reset(void *arg)
+{
+	struct rules_ctx *c = arg;
+
+	for (size_t i = 0; i < *c->n; i++)
+		free((*c->rules)[i].exprs);
+	free(*c->rules);
+	*c->rules = NULL;
+	*c->n = 0;
+}
+
 static int read_rules(struct nft_handle *h, const char *chain, struct nft_live_rule **rules,
 		      size_t *n)
 {
@@ -1679,7 +1795,7 @@ static int read_rules(struct nft_handle *h, const char *chain, struct nft_live_r
 	}
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
-	return nl_talk(h, nlh, rule_cb, &c);
+	return talk_retry(h, nlh, rule_cb, &c, rules_reset, &c);
 }
 
 static bool has_chain(const struct nft_live *live, const char *name)
@@ -1690,10 +1806,15 @@ static bool has_chain(const struct nft_live *live, const char *name)
 	return false;
 }
 
-/* One snapshot; -EAGAIN when the generation moved while reading. */
+/* This table's objects, each from a dump no commit interrupted, between
+ * two reads of the table: -EAGAIN when the table was replaced (a new
+ * handle) or deleted meanwhile. Commits to other tables do not matter, so
+ * a host whose ruleset changes all the time (container runtimes,
+ * orchestrators) is read as easily as a quiet one; a change to this table
+ * between two of its objects' reads is drift and is compared as such. */
 static int read_once(struct nft_handle *h, struct nft_live *live)
 {
-	uint32_t gen;
+	struct nft_live after = { 0 };
 	int r = read_gen(h, &live->genid);
 
 	if (r == 0)
@@ -1708,10 +1829,11 @@ static int read_once(struct nft_handle *h, struct nft_live *live)
 		r = read_rules(h, RULESET_CHAIN, &live->ingress, &live->n_ingress);
 	if (r == 0 && has_chain(live, RULESET_CHAIN_DNS))
 		r = read_rules(h, RULESET_CHAIN_DNS, &live->rules, &live->n_rules);
-	if (r == 0)
-		r = read_gen(h, &gen);
-	if (r == 0 && gen != live->genid)
-		r = -EAGAIN;
+	if (r == 0) {
+		r = read_table(h, &after);
+		if (r == -ENOENT || (r == 0 && after.table_handle != live->table_handle))
+			r = -EAGAIN;
+	}
 	return r;
 }
 
@@ -1737,8 +1859,8 @@ int nft_read(struct nft_handle *h, struct nft_live **ret, char *errbuf, size_t e
 	if (r == -ENOENT)
 		errf(errbuf, errlen, "table inet %s does not exist", RULESET_TABLE);
 	else if (r == -EBUSY)
-		errf(errbuf, errlen, "the ruleset kept changing while table inet %s was read",
-		     RULESET_TABLE);
+		errf(errbuf, errlen, "table inet %s kept being replaced, or its objects' dumps "
+		     "interrupted, while it was read", RULESET_TABLE);
 	else
 		errf(errbuf, errlen, "reading table inet %s: %s", RULESET_TABLE, strerror(-r));
 	return r;
@@ -1998,6 +2120,24 @@ int nft_compare(const struct nft_live *live, const struct ruleset *rs, char *dif
 	if (r == 0)
 		r = compare_rules(live, rs, diff, difflen);
 	return r;
+}
+
+int nft_compare_flags(const struct nft_live *live, unsigned flags, char *diff, size_t difflen)
+{
+	uint32_t want = (flags & NFT_APPLY_OWNER ? NFT_TABLE_F_OWNER : 0) |
+			(flags & NFT_APPLY_PERSIST ? NFT_TABLE_F_PERSIST : 0);
+	uint32_t have;
+
+	if (!live)
+		return differ(diff, difflen, "table inet %s does not exist", RULESET_TABLE);
+	have = live->table_flags & (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST);
+	if (have == want)
+		return 0;
+	return differ(diff, difflen, "table inet %s has flags%s%s%s where%s%s%s are expected",
+		      RULESET_TABLE, have & NFT_TABLE_F_OWNER ? " owner" : "",
+		      have & NFT_TABLE_F_PERSIST ? " persist" : "", have ? "" : " none",
+		      want & NFT_TABLE_F_OWNER ? " owner" : "", want & NFT_TABLE_F_PERSIST ? " persist" : "",
+		      want ? "" : " none");
 }
 
 int nft_verify(struct nft_handle *h, const struct ruleset *rs, struct nft_live **ret_live,

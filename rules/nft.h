@@ -15,7 +15,9 @@
  *   -EOPNOTSUPP, -ENOENT   a kernel feature or module is missing (named)
  *   -EMSGSIZE    the batch does not fit the socket buffer even grown
  *   -ENOBUFS     acknowledgements were lost: the outcome is unknown
- *   -EBUSY       the ruleset kept changing while being read (retried first)
+ *   -EBUSY       the table kept being replaced, or every dump of one of its
+ *                objects was interrupted by commits, while it was read
+ *                (retried first)
  */
 
 #include <net/if.h>
@@ -97,6 +99,7 @@ struct nft_live_chain {
 struct nft_live {
 	uint32_t genid;                         /* ruleset generation it was read at */
 	uint32_t table_flags;                   /* NFT_TABLE_F_* */
+	uint64_t table_handle;                  /* changes when the table is replaced */
 	struct nft_live_chain *chains;
 	size_t n_chains;
 	struct nft_live_set *sets;
@@ -107,8 +110,11 @@ struct nft_live {
 	size_t n_ingress;
 };
 
-/* Reads the table as one consistent snapshot (re-read when the ruleset
- * changed meanwhile). Returns -ENOENT when the table does not exist. */
+/* Reads this table's own objects (table, chains, rules of its chains, sets
+ * and their elements), each from a dump that no commit interrupted (read
+ * again when one did), and re-read as a whole when the table itself was
+ * replaced meanwhile. Commits to other tables do not make it fail.
+ * Returns -ENOENT when the table does not exist. */
 int nft_read(struct nft_handle *h, struct nft_live **ret, char *errbuf, size_t errlen);
 void nft_live_free(struct nft_live *live);
 
@@ -121,6 +127,10 @@ const struct nft_live_rule *nft_live_find_rule(const struct nft_live *live, cons
  * "dormant" are not compared, nor the elements of set "internal", which
  * change with the interfaces: nft_compare_internal() checks those. */
 int nft_compare(const struct nft_live *live, const struct ruleset *rs, char *diff, size_t difflen);
+
+/* Whether the table's OWNER and PERSIST flags are those nft_apply() with
+ * these NFT_APPLY_* flags sets: 0, or 1 with the difference in diff. */
+int nft_compare_flags(const struct nft_live *live, unsigned flags, char *diff, size_t difflen);
 
 /* A rule's expressions as nft_live_rule.exprs shows them when the kernel
  * holds exactly that rule (free() it). 0 or -ENOMEM. */

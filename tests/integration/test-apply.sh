@@ -167,7 +167,7 @@ assert_eq "applying twice gives an identical listing" "$first" "$(listing)"
 check "the listing carries the refuse comment" grep -q "comment \"$REFUSE_UDP" <<<"$first"
 
 # --- counters: exactly the queries the internet client sent ------------------------
-p53g "$srv" -c "$conf" apply >/dev/null         # a fresh table: counters at 0
+p53g "$srv" -c "$conf" apply --force >/dev/null # a fresh table: counters at 0
 assert_eq "fresh table: drop counter 0" 0 "$(verify_counter "$conf" "$REFUSE_UDP")"
 sent=0
 for a in 10.53.1.1 fd53:1::1 10.53.1.1 fd53:1::1 10.53.1.1; do
@@ -499,5 +499,74 @@ check "agent: a foreign element is taken out again" wait_for 7 not_in_set up0
 check "agent: the drift is logged" log_has "$P53_TMP/agent.log" rules_drift
 check "agent: outside -> host refused after the repair" dig_times_out "$out" 198.51.100.1 host.test.p53
 agent_stop "$apid"
+
+# --- an unchanged table is left alone: counters kept; --force replaces it ---------
+check "no-op: start from a fresh table" p53g "$srv" -c "$conf" apply --force
+handle() { ip netns exec "$srv" nft -a list tables | sed -n 's/^table inet port53guard.*# handle //p'; }
+h0=$(handle)
+refused=0
+for a in 10.53.1.1 fd53:1::1 10.53.1.1; do
+	dig_times_out "$inet" "$a" "noop$refused.test.p53" && refused=$((refused + 1))
+done
+assert_eq "no-op: 3 queries refused and counted" 3 "$(verify_counter "$conf" "$REFUSE_UDP")"
+out=$(p53g "$srv" -c "$conf" apply)
+assert_eq "no-op: apply of the same configuration exits 0" 0 "$?"
+check "no-op: apply says the table is unchanged" \
+	grep -q "^table inet port53guard unchanged: it already matches the configuration" <<<"$out"
+assert_eq "no-op: the counters are kept" 3 "$(verify_counter "$conf" "$REFUSE_UDP")"
+assert_eq "no-op: the same table (same handle)" "$h0" "$(handle)"
+out=$(p53g "$srv" -c "$conf" apply --force)
+check "--force: the table is installed anew" grep -q "^table inet port53guard installed:" <<<"$out"
+assert_eq "--force: the counters start again at 0" 0 "$(verify_counter "$conf" "$REFUSE_UDP")"
+check_fails "--force with --verify is refused" p53g "$srv" -c "$conf" apply --force --verify
+# Every part of the table counts: an element of set internal this apply
+# would not install, a changed allowlist, an extra rule.
+ip netns exec "$srv" nft add element inet port53guard internal '{ "lo" }'
+check "no-op: an extra element of set internal is replaced" \
+	bash -c "ip netns exec '$srv' '$PORT53GUARD' -c '$conf' apply | grep -q '^table inet port53guard installed:'"
+check "no-op: set internal is empty again" \
+	bash -c "! ip netns exec '$srv' nft list set inet port53guard internal | grep -q '\"lo\"'"
+check "no-op: a changed allowlist is installed" \
+	bash -c "ip netns exec '$srv' '$PORT53GUARD' -c '$conf_other' apply | grep -q '^table inet port53guard installed:'"
+ip netns exec "$srv" nft add rule inet port53guard dns counter
+check "no-op: an extra rule is replaced" \
+	bash -c "ip netns exec '$srv' '$PORT53GUARD' -c '$conf_other' apply | grep -q '^table inet port53guard installed:'"
+check "no-op: the repaired table verifies" p53g "$srv" -c "$conf_other" apply --verify
+
+# --- verification while another process changes the ruleset all the time ----------
+# 50,000 ranges, and a loop that adds and deletes an unrelated table: only
+# this table's own objects are read, so the churn elsewhere does not matter.
+huge=$P53_TMP/huge.conf
+write_conf "$huge" udp "$mgmt_if" 10.53.2.0/24
+python3 - "$huge" <<'PY'
+import sys
+with open(sys.argv[1], "a") as f:
+    for i in range(50000 - 1):  # every other /64: no two ranges merge
+        f.write("allow = 2001:db8:%x:%x::/64\n" % (i // 16384, (i % 16384) * 2))
+PY
+check "churn: 50,000 ranges apply" p53g "$srv" -c "$huge" apply
+ip netns exec "$srv" bash -c "n=0; while :; do nft add table ip p53churn && nft delete table ip p53churn; n=\$((n + 1)); echo \$n >'$P53_TMP/churn.n'; done" \
+	>/dev/null 2>&1 &
+churn=$!
+register_pid "$churn"
+wait_for 5 test -s "$P53_TMP/churn.n"
+n0=$(cat "$P53_TMP/churn.n")
+passed=0
+for i in 1 2 3; do
+	p53g "$srv" -c "$huge" apply --verify >"$P53_TMP/churn$i.out" 2>&1 && passed=$((passed + 1))
+	grep -h "matches\|differs\|cannot" "$P53_TMP/churn$i.out" | sed 's/^/# /'
+done
+n1=$(cat "$P53_TMP/churn.n")
+out=$(p53g "$srv" -c "$huge" apply)
+check "churn: apply of the same 50,000 ranges leaves the table alone" \
+	grep -q "^table inet port53guard unchanged:" <<<"$out"
+kill "$churn" 2>/dev/null
+wait "$churn" 2>/dev/null
+ip netns exec "$srv" nft delete table ip p53churn 2>/dev/null
+echo "# $((n1 - n0)) add/delete rounds of another table during the three verifications"
+check "churn: the other table kept changing meanwhile" test "$((n1 - n0))" -ge 3
+assert_eq "churn: apply --verify passes 3 of 3 with 50,000 ranges" 3 "$passed"
+check "churn: the table holds 50,000 ranges" \
+	grep -q " 1 IPv4 and 49999 IPv6 allowlist ranges)" "$P53_TMP/churn1.out"
 
 done_testing

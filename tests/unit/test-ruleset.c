@@ -630,6 +630,44 @@ static void test_compare(void **state)
 	ruleset_free(rs);
 }
 
+/* ---- table flags: what apply would set ---------------------------------- */
+
+#ifndef NFT_TABLE_F_PERSIST
+#define NFT_TABLE_F_PERSIST 0x4
+#endif
+
+static void test_compare_flags(void **state)
+{
+	static const struct {
+		bool missing;
+		uint32_t live;          /* NFT_TABLE_F_* in the kernel */
+		unsigned apply;         /* NFT_APPLY_* wanted */
+		const char *diff;       /* NULL: match */
+	} cases[] = {
+		{ false, 0, 0, NULL },
+		{ false, NFT_TABLE_F_DORMANT, 0, NULL },        /* nft_compare()'s business */
+		{ false, NFT_TABLE_F_OWNER, NFT_APPLY_OWNER, NULL },
+		{ false, NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST, NFT_APPLY_OWNER | NFT_APPLY_PERSIST, NULL },
+		{ false, NFT_TABLE_F_OWNER, 0, "has flags owner where none are expected" },
+		{ false, NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST, 0, "has flags owner persist where none" },
+		{ false, 0, NFT_APPLY_OWNER, "has flags none where owner are expected" },
+		{ false, NFT_TABLE_F_OWNER, NFT_APPLY_OWNER | NFT_APPLY_PERSIST, "where owner persist are" },
+		{ true, 0, 0, "does not exist" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nft_live live = { .table_flags = cases[i].live };
+		char diff[256] = "";
+		int r = nft_compare_flags(cases[i].missing ? NULL : &live, cases[i].apply, diff, sizeof(diff));
+
+		if (r != (cases[i].diff ? 1 : 0))
+			fail_msg("case %zu: %d (%s)", i, r, diff);
+		if (cases[i].diff && !strstr(diff, cases[i].diff))
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, diff, cases[i].diff);
+	}
+}
+
 /* ---- the internal set's elements ------------------------------------------- */
 
 static void test_set_internal(void **state)
@@ -693,6 +731,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_format_nft),
 		cmocka_unit_test(test_compare),
+		cmocka_unit_test(test_compare_flags),
 		cmocka_unit_test(test_set_internal),
 	};
 
