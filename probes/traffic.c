@@ -880,27 +880,33 @@ static void ss_prefetch(const struct ss *s, uint64_t hash)
 	__builtin_prefetch(&s->slots[(uint32_t)(hash >> 32) & s->mask]);
 }
 
-static void count_source(struct traffic *t, const struct dns_packet *p, const struct query_keys *q)
+/* A key already in its table entered it in this interval, when it went
+ * into the interval's HyperLogLog too (both are cleared together): adding
+ * it again would change no register, so only a key that just entered is
+ * added. Returns whether the source just entered. */
+static bool count_source(struct traffic *t, const struct dns_packet *p, const struct query_keys *q)
 {
 	struct ss *s = &t->sources;
 	struct source_sample *sample;
 	uint32_t i;
 	bool fresh;
 
-	hll_add(&t->hll_sources, q->src_hash);
 	i = ss_hit(s, &q->src, sizeof(q->src), q->src_hash, &fresh);
 	if (p->proto == IPPROTO_TCP)
 		aux_inc(&ss_entry(s, i)->aux[AUX_TCP]);
 	if (!fresh)
-		return;
+		return false;
+	hll_add(&t->hll_sources, q->src_hash);
 	sample = ss_payload(s, i);
 	sample->qtype = p->qtype;
 	sample->qname_len = p->qname.wire_len;
 	memcpy(sample->qname, p->qname.wire, p->qname.wire_len);
+	return true;
 }
 
 /* Networks are counted from the source table when reporting; here only
- * their distinct number is estimated. */
+ * their distinct number is estimated, from sources that just entered the
+ * table (a source still in it has had its network added this interval). */
 static void count_network(struct traffic *t, const struct dns_packet *p)
 {
 	struct addr_key k;
@@ -946,9 +952,10 @@ static void count_qname(struct traffic *t, const struct query_keys *q)
 	uint32_t i;
 	bool fresh;
 
-	hll_add(&t->hll_qnames, q->name_hash);
 	i = ss_hit(&t->qnames, &q->name_hash, sizeof(q->name_hash), q->name_hash, &fresh);
 	if (fresh) {
+		/* As for sources: a name still in the table is in the HLL. */
+		hll_add(&t->hll_qnames, q->name_hash);
 		struct name_sample *sample = ss_payload(&t->qnames, i);
 
 		sample->len = (uint16_t)q->name_len;
@@ -974,8 +981,8 @@ static void add_query(struct traffic *t, const struct dns_packet *p, uint32_t no
 	t->cur.queries++;
 	t->cur.queries_tcp += p->proto == IPPROTO_TCP;
 	t->cur.queries_edns += p->edns;
-	count_source(t, p, &q);
-	count_network(t, p);
+	if (count_source(t, p, &q))
+		count_network(t, p);
 	if (t->o.responses)
 		pending_defer(t, q.fp, now);
 	if (p->has_question) {
