@@ -204,7 +204,7 @@ static void packet_source_text(const struct dns_packet *p, char *buf, size_t len
 		snprintf(buf, len, "?");
 }
 
-static void on_query(struct daemon *d, const struct dns_packet *p)
+static void on_query(struct daemon *d, struct dns_packet *p)
 {
 	char src[INET6_ADDRSTRLEN], trigger[160];
 
@@ -218,7 +218,7 @@ static void on_query(struct daemon *d, const struct dns_packet *p)
 	snprintf(trigger, sizeof(trigger), "query from %s", src);
 	log_notice("inbound_query", LOG_STR("src", src), LOG_UINT("sport", p->sport),
 		   LOG_STR("proto", p->proto == IPPROTO_TCP ? "tcp" : "udp"),
-		   LOG_STR("qname", p->has_question ? p->qname.text : ""),
+		   LOG_STR("qname", p->has_question ? dns_name_text(&p->qname) : ""),
 		   LOG_STR("qtype", dns_type_to_string(p->qtype)));
 	enforce_start(d, "inbound query from a source that is not allowlisted", trigger);
 }
@@ -263,15 +263,23 @@ static bool host_local_addr(const void *ctx, int family, const uint8_t *addr)
 	return links_local_addr(d->links, family, addr);
 }
 
+/* What on_packet() needs per dispatch, worked out once per wake-up. */
+struct dispatch {
+	struct daemon *d;
+	unsigned flags;                 /* TRAFFIC_PKT_* every packet of the handle gets */
+};
+
 static void on_packet(const struct capture_packet *pkt, void *userdata)
 {
-	struct daemon *d = userdata;
+	const struct dispatch *x = userdata;
+	struct daemon *d = x->d;
 	const struct traffic_host host = { .internal = host_internal, .local_addr = host_local_addr, .ctx = d };
 	struct dns_packet p;
 	enum dns_error e;
 	unsigned flags, notes;
 
-	e = dns_parse_packet(pkt->linktype, pkt->data, pkt->caplen, &p);
+	/* The name's text is rendered only for the one event that prints it. */
+	e = dns_parse_packet_notext(pkt->linktype, pkt->data, pkt->caplen, &p);
 	if (e != DNS_OK) {
 		traffic_add_error(d->traffic, e);
 		return;
@@ -279,7 +287,7 @@ static void on_packet(const struct capture_packet *pkt, void *userdata)
 	if (p.ifindex == 0 && pkt->ifindex <= INT32_MAX)
 		p.ifindex = (int32_t)pkt->ifindex;
 	/* Without an interface table every packet counts, as before one. */
-	flags = traffic_classify(d->links ? &host : NULL, &p);
+	flags = traffic_classify(d->links ? &host : NULL, &p) | x->flags;
 	notes = traffic_add(d->traffic, &p, &pkt->ts, flags);
 	if ((flags & TRAFFIC_PKT_FOREIGN) || (notes & TRAFFIC_NOTE_DUPLICATE))
 		return;
@@ -297,9 +305,16 @@ void observe_on_fd(struct daemon *d, int fd)
 	char err[CAPTURE_ERRBUF_SIZE] = "";
 
 	for (size_t i = 0; d->capture && i < capture_n_handles(d->capture); i++) {
+		struct dispatch x = { .d = d };
+
 		if (capture_fd(d->capture, i) != fd)
 			continue;
-		if (capture_dispatch(d->capture, i, CAPTURE_BLOCKS_PER_WAKEUP, on_packet, d, err, sizeof(err)) >= 0)
+		/* Copies of one packet only meet across stacked devices: on
+		 * "any", or on several named interfaces (a VLAN and its lower
+		 * device, bond slaves). One named interface shows each once. */
+		if (capture_n_handles(d->capture) == 1 && strcmp(capture_ifname(d->capture, i), "any") != 0)
+			x.flags |= TRAFFIC_PKT_NO_COPIES;
+		if (capture_dispatch(d->capture, i, CAPTURE_BLOCKS_PER_WAKEUP, on_packet, &x, err, sizeof(err)) >= 0)
 			return;
 		log_warning("capture_degraded", LOG_STR("interface", capture_ifname(d->capture, i)),
 			    LOG_STR("error", err),

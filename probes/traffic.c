@@ -39,6 +39,49 @@ static uint64_t word(const uint8_t *p)
 	return v;
 }
 
+/* SipHash-1-3 (one compression round per word, three to finalise), the
+ * variant Rust's and Python's hash tables use against hash flooding: with
+ * a secret key per start, a sender still cannot aim keys at one bucket,
+ * and it costs half the rounds of SipHash-2-4 (siphash.c), which matters at
+ * four hashes per packet. The same algorithm, word for word, as the
+ * reference on a little-endian host; the tables only need it to be keyed
+ * and stable within one run, so the host's byte order is used as is. */
+#define SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIP_ROUND(v0, v1, v2, v3) do { \
+		v0 += v1; v1 = SIP_ROTL(v1, 13); v1 ^= v0; v0 = SIP_ROTL(v0, 32); \
+		v2 += v3; v3 = SIP_ROTL(v3, 16); v3 ^= v2; \
+		v0 += v3; v3 = SIP_ROTL(v3, 21); v3 ^= v0; \
+		v2 += v1; v1 = SIP_ROTL(v1, 17); v1 ^= v2; v2 = SIP_ROTL(v2, 32); \
+	} while (0)
+
+static inline uint64_t sip13(const struct siphash_key *k, const void *data, size_t len)
+{
+	uint64_t v0 = k->k0 ^ 0x736f6d6570736575ULL, v1 = k->k1 ^ 0x646f72616e646f6dULL;
+	uint64_t v2 = k->k0 ^ 0x6c7967656e657261ULL, v3 = k->k1 ^ 0x7465646279746573ULL;
+	const uint8_t *p = data;
+	size_t full = len & ~(size_t)7;
+	uint64_t m;
+
+	for (size_t i = 0; i < full; i += 8) {
+		m = word(p + i);
+		v3 ^= m;
+		SIP_ROUND(v0, v1, v2, v3);
+		v0 ^= m;
+	}
+	/* The last word: the remaining bytes, the length's low byte on top. */
+	m = 0;
+	memcpy(&m, p + full, len - full);
+	m |= (uint64_t)len << 56;
+	v3 ^= m;
+	SIP_ROUND(v0, v1, v2, v3);
+	v0 ^= m;
+	v2 ^= 0xff;
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
 /* ---- HyperLogLog: distinct counts in 4 KiB with ~1.6% error ---------- */
 
 struct hll {
@@ -479,6 +522,12 @@ struct traffic {
 	uint64_t mask4[2], mask6[2];    /* of the network prefixes */
 	struct hll hll_sources, hll_networks, hll_qnames;
 	struct pending_table pending;
+	/* The last query's insertion waits for the next packet (see
+	 * pending_defer()): its bucket was prefetched and has had a whole
+	 * packet's work to arrive in cache. */
+	uint64_t defer_fp;
+	uint32_t defer_now;
+	bool deferred;
 	struct dup_slot dup[TRAFFIC_DUP_SLOTS];
 	uint64_t *qtypes;               /* N_QTYPES counters of this interval */
 	uint64_t named_queries;         /* queries with a question, this interval */
@@ -512,7 +561,7 @@ static uint64_t addr_key_make(const struct siphash_key *key, struct addr_key *k,
 	k->w[0] = word(bytes) & mask[0];
 	k->w[1] = word(bytes + 8) & mask[1];
 	k->family = family;
-	return siphash24(key, k, sizeof(*k));
+	return sip13(key, k, sizeof(*k));
 }
 
 static void addr_key_to_addr(const struct addr_key *k, uint8_t prefix, struct traffic_addr *a)
@@ -701,7 +750,7 @@ static uint64_t pending_fp(const struct siphash_key *key, const struct dns_packe
 			 (uint64_t)p->hdr.id << 32 | (uint64_t)p->family << 48 | (uint64_t)p->proto << 56;
 	uint64_t v[5] = { word(client), word(client + 8), word(server), word(server + 8), ports };
 
-	return siphash24(key, v, sizeof(v));
+	return sip13(key, v, sizeof(v));
 }
 
 static struct pending_bucket *pending_bucket(struct traffic *t, uint64_t fp)
@@ -749,6 +798,27 @@ static void pending_add(struct traffic *t, uint64_t fp, uint32_t now)
 
 	b->tag[w] = pending_tag(fp);
 	b->ts[w] = now;
+}
+
+/* A bucket is a cache miss in a table bigger than the caches; the query is
+ * inserted one packet later, when the prefetch issued for it has landed.
+ * Everything that reads the table (a response, a rotation) flushes first,
+ * so no answer is missed and every interval's counts are exact; between
+ * packets, traffic_totals() may not yet count one eviction. */
+static void pending_flush(struct traffic *t)
+{
+	if (!t->deferred)
+		return;
+	t->deferred = false;
+	pending_add(t, t->defer_fp, t->defer_now);
+}
+
+static void pending_defer(struct traffic *t, uint64_t fp, uint32_t now)
+{
+	pending_flush(t);
+	t->defer_fp = fp;
+	t->defer_now = now;
+	t->deferred = true;
 }
 
 /* Returns true when the response answers a query seen within the window. */
@@ -810,27 +880,33 @@ static void ss_prefetch(const struct ss *s, uint64_t hash)
 	__builtin_prefetch(&s->slots[(uint32_t)(hash >> 32) & s->mask]);
 }
 
-static void count_source(struct traffic *t, const struct dns_packet *p, const struct query_keys *q)
+/* A key already in its table entered it in this interval, when it went
+ * into the interval's HyperLogLog too (both are cleared together): adding
+ * it again would change no register, so only a key that just entered is
+ * added. Returns whether the source just entered. */
+static bool count_source(struct traffic *t, const struct dns_packet *p, const struct query_keys *q)
 {
 	struct ss *s = &t->sources;
 	struct source_sample *sample;
 	uint32_t i;
 	bool fresh;
 
-	hll_add(&t->hll_sources, q->src_hash);
 	i = ss_hit(s, &q->src, sizeof(q->src), q->src_hash, &fresh);
 	if (p->proto == IPPROTO_TCP)
 		aux_inc(&ss_entry(s, i)->aux[AUX_TCP]);
 	if (!fresh)
-		return;
+		return false;
+	hll_add(&t->hll_sources, q->src_hash);
 	sample = ss_payload(s, i);
 	sample->qtype = p->qtype;
 	sample->qname_len = p->qname.wire_len;
 	memcpy(sample->qname, p->qname.wire, p->qname.wire_len);
+	return true;
 }
 
 /* Networks are counted from the source table when reporting; here only
- * their distinct number is estimated. */
+ * their distinct number is estimated, from sources that just entered the
+ * table (a source still in it has had its network added this interval). */
 static void count_network(struct traffic *t, const struct dns_packet *p)
 {
 	struct addr_key k;
@@ -868,7 +944,7 @@ static void fold_name(const struct siphash_key *key, const struct dns_packet *p,
 	q->name_len = n;
 	/* Keyed: the table is keyed by this hash alone, so a chosen collision
 	 * would merge two names' counts. */
-	q->name_hash = siphash24(key, q->name, n);
+	q->name_hash = sip13(key, q->name, n);
 }
 
 static void count_qname(struct traffic *t, const struct query_keys *q)
@@ -876,9 +952,10 @@ static void count_qname(struct traffic *t, const struct query_keys *q)
 	uint32_t i;
 	bool fresh;
 
-	hll_add(&t->hll_qnames, q->name_hash);
 	i = ss_hit(&t->qnames, &q->name_hash, sizeof(q->name_hash), q->name_hash, &fresh);
 	if (fresh) {
+		/* As for sources: a name still in the table is in the HLL. */
+		hll_add(&t->hll_qnames, q->name_hash);
 		struct name_sample *sample = ss_payload(&t->qnames, i);
 
 		sample->len = (uint16_t)q->name_len;
@@ -904,10 +981,10 @@ static void add_query(struct traffic *t, const struct dns_packet *p, uint32_t no
 	t->cur.queries++;
 	t->cur.queries_tcp += p->proto == IPPROTO_TCP;
 	t->cur.queries_edns += p->edns;
-	count_source(t, p, &q);
-	count_network(t, p);
+	if (count_source(t, p, &q))
+		count_network(t, p);
 	if (t->o.responses)
-		pending_add(t, q.fp, now);
+		pending_defer(t, q.fp, now);
 	if (p->has_question) {
 		t->named_queries++;
 		t->qtypes[p->qtype]++;
@@ -954,6 +1031,7 @@ static unsigned add_response(struct traffic *t, const struct dns_packet *p, cons
 {
 	t->cur.responses++;
 	if (t->o.responses) {
+		pending_flush(t);
 		if (pending_answer(t, p, now)) {
 			credit_answer(&t->o.key, &t->sources, p);
 		} else {
@@ -996,7 +1074,7 @@ static uint64_t dup_key(const struct siphash_key *key, const struct dns_packet *
 			(uint64_t)p->family << 48 | (uint64_t)p->proto << 56,
 		(uint64_t)p->ip_id | (uint64_t)p->ip_len << 32 | (uint64_t)p->hdr.flags << 48,
 	};
-	uint64_t k = siphash24(key, v, sizeof(v));
+	uint64_t k = sip13(key, v, sizeof(v));
 
 	return k ? k : 1;
 }
@@ -1036,7 +1114,7 @@ unsigned traffic_add(struct traffic *t, const struct dns_packet *p, const struct
 		t->cur.foreign++;
 		return 0;
 	}
-	if (dup_seen(t, p, now)) {
+	if (!(flags & TRAFFIC_PKT_NO_COPIES) && dup_seen(t, p, now)) {
 		t->cur.duplicates++;
 		return TRAFFIC_NOTE_DUPLICATE;
 	}
@@ -1288,7 +1366,10 @@ static void interval_reset(struct traffic *t, const struct timespec *now)
 
 const struct traffic_snapshot *traffic_rotate(struct traffic *t, const struct timespec *now)
 {
-	uint64_t waiting = pending_sweep(t, ts_ms(now));
+	uint64_t waiting;
+
+	pending_flush(t);
+	waiting = pending_sweep(t, ts_ms(now));
 
 	snap_build(t, now, waiting);
 	interval_reset(t, now);

@@ -89,6 +89,9 @@ struct traffic_host {
 /* Flags for traffic_add(). */
 enum {
 	TRAFFIC_PKT_FOREIGN = 1u << 0,          /* not between this host and an outside peer */
+	/* The capture cannot deliver copies (one handle on one named
+	 * interface): the duplicate check is skipped. */
+	TRAFFIC_PKT_NO_COPIES = 1u << 1,
 };
 
 #define TRAFFIC_LOOPBACK_IFINDEX 1u             /* lo, in every network namespace */
@@ -120,7 +123,8 @@ enum {
  * `duplicates` and returns TRAFFIC_NOTE_DUPLICATE. A packet of unknown
  * interface (ifindex 0) is never a duplicate; a colliding newer packet
  * simply takes the slot (the cost is a rare double count, never a lost
- * query). No allocation per packet.
+ * query). With TRAFFIC_PKT_NO_COPIES none of this is done. No allocation
+ * per packet.
  */
 unsigned traffic_add(struct traffic *t, const struct dns_packet *p, const struct timespec *ts, unsigned flags);
 /* Accounts one packet the parser refused (any reason but DNS_OK). */

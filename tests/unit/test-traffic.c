@@ -640,6 +640,39 @@ static void test_duplicates(void **state)
 	traffic_free(t);
 }
 
+/* One named interface cannot show a packet twice: with
+ * TRAFFIC_PKT_NO_COPIES the same packet on two interfaces counts twice,
+ * and the exchange bookkeeping (deferred by one packet) still matches an
+ * answer that follows its query at once, and counts the rest at rotation. */
+static void test_no_copies(void **state)
+{
+	struct traffic *t = new_traffic(NULL);
+	const struct traffic_snapshot *s;
+	struct msg q = { .src = "203.0.113.9", .dst = "198.51.100.1", .id = 7, .qname = "dup.p53", .ip_id = 100 };
+	struct msg r = { .src = "198.51.100.1", .dst = "203.0.113.9", .id = 7, .qr = true, .qname = "dup.p53",
+			 .ip_id = 900 };
+
+	(void)state;
+	q.ifindex = 3;
+	assert_int_equal(add_flags(t, &q, 10, TRAFFIC_PKT_NO_COPIES), 0);
+	q.ifindex = 4;
+	assert_int_equal(add_flags(t, &q, 10, TRAFFIC_PKT_NO_COPIES), 0);
+	r.ifindex = 4;
+	assert_int_equal(add_flags(t, &r, 11, TRAFFIC_PKT_NO_COPIES), 0);
+	q.id = 8;
+	assert_int_equal(add_flags(t, &q, 20, TRAFFIC_PKT_NO_COPIES), 0);
+	s = rotate(t, 6000);
+	assert_int_equal(s->c.packets, 4);
+	assert_int_equal(s->c.duplicates, 0);
+	assert_int_equal(s->c.queries, 3);
+	assert_int_equal(s->c.answered, 1);
+	/* The copy of id 7 and id 8: both expired unanswered at rotation. */
+	assert_int_equal(s->c.unanswered, 2);
+	assert_int_equal(s->pending, 0);
+	assert_int_equal(s->sources[0].queries, 3);
+	traffic_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -658,6 +691,7 @@ int main(void)
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_foreign),
 		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_no_copies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
