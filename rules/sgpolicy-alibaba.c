@@ -93,25 +93,13 @@ static int read_port(const struct sgpolicy_parser *ps, json_t *obj, struct sgpol
 /* Sources only the cloud can resolve; "" when none. */
 static int read_references(const struct sgpolicy_parser *ps, json_t *obj, char *buf, size_t len)
 {
-	static const struct {
-		const char *key, *what;
-	} refs[] = {
-		{ "SourceGroupId", "security group" },
-		{ "SourcePrefixListId", "prefix list" },
-		{ "PortRangeListId", "port list" },
+	static const struct sgp_reference refs[] = {
+		{ NULL, "SourceGroupId", "SourceGroupId", "security group" },
+		{ NULL, "SourcePrefixListId", "SourcePrefixListId", "prefix list" },
+		{ NULL, "PortRangeListId", "PortRangeListId", "port list" },
 	};
-	const char *id = NULL;
-	int r;
 
-	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
-		r = sgp_opt_string(ps, obj, refs[i].key, refs[i].key, &id);
-		if (r < 0)
-			return r;
-		if (id)
-			sgp_append_reference(buf, len, refs[i].what, id);
-	}
-	return 0;
+	return sgp_read_references(ps, obj, refs, sizeof(refs) / sizeof(refs[0]), buf, len);
 }
 
 static int read_sources(const struct sgpolicy_parser *ps, json_t *obj, struct sgpolicy_entry *e)

@@ -86,24 +86,12 @@ static int read_ethertype(const struct sgpolicy_parser *ps, json_t *obj, int *re
 
 static int read_references(const struct sgpolicy_parser *ps, json_t *obj, char *buf, size_t len)
 {
-	static const struct {
-		const char *key, *what;
-	} refs[] = {
-		{ "remote_group_id", "security group" },
-		{ "remote_address_group_id", "address group" },
+	static const struct sgp_reference refs[] = {
+		{ NULL, "remote_group_id", "remote_group_id", "security group" },
+		{ NULL, "remote_address_group_id", "remote_address_group_id", "address group" },
 	};
-	const char *id = NULL;
-	int r;
 
-	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
-		r = sgp_opt_string(ps, obj, refs[i].key, refs[i].key, &id);
-		if (r < 0)
-			return r;
-		if (id)
-			sgp_append_reference(buf, len, refs[i].what, id);
-	}
-	return 0;
+	return sgp_read_references(ps, obj, refs, sizeof(refs) / sizeof(refs[0]), buf, len);
 }
 
 /* remote_ip_prefix of the rule's ethertype; none (and no remote group)

@@ -77,6 +77,18 @@ int sgp_add_unresolved(struct sgpolicy_parser *ps, const struct sgpolicy_entry *
 /* Appends "what id" to a reference list. */
 void sgp_append_reference(char *buf, size_t len, const char *what, const char *id);
 
+/* A field naming something only the cloud can resolve (another security
+ * group, a prefix list, an address template): key inside holder (NULL: the
+ * rule itself), called name in errors, listed as "what id". */
+struct sgp_reference {
+	const char *holder, *key, *name, *what;
+};
+
+/* Reads every reference of obj into buf ("" when none), or fails on a
+ * holder that is not an object or a value that is not a string. */
+int sgp_read_references(const struct sgpolicy_parser *ps, json_t *obj, const struct sgp_reference *refs,
+			size_t n, char *buf, size_t len);
+
 /* "53", "50-60", "53,80", "20-21, 53" ("ALL" when all is set): whether it
  * covers 53, or why it is not a port specification. */
 const char *sgp_parse_ports(const char *s, bool all, bool *ret_dns);

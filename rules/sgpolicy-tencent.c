@@ -30,35 +30,15 @@ static int read_action(const struct sgpolicy_parser *ps, json_t *obj, enum sgpol
 /* What the entry names that only the cloud can resolve; "" when nothing. */
 static int read_references(const struct sgpolicy_parser *ps, json_t *obj, char *buf, size_t len)
 {
-	static const struct {
-		const char *holder, *key, *name, *what;
-	} refs[] = {
+	static const struct sgp_reference refs[] = {
 		{ "AddressTemplate", "AddressId", "AddressTemplate.AddressId", "address template" },
-		{ "AddressTemplate", "AddressGroupId", "AddressTemplate.AddressGroupId",
-		  "address template group" },
+		{ "AddressTemplate", "AddressGroupId", "AddressTemplate.AddressGroupId", "address template group" },
 		{ "ServiceTemplate", "ServiceId", "ServiceTemplate.ServiceId", "service template" },
-		{ "ServiceTemplate", "ServiceGroupId", "ServiceTemplate.ServiceGroupId",
-		  "service template group" },
+		{ "ServiceTemplate", "ServiceGroupId", "ServiceTemplate.ServiceGroupId", "service template group" },
 		{ NULL, "SecurityGroupId", "SecurityGroupId", "security group" },
 	};
-	const char *id = NULL;
-	int r;
 
-	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
-		json_t *h = refs[i].holder ? json_object_get(obj, refs[i].holder) : obj;
-
-		if (!h || json_is_null(h))
-			continue;
-		if (!json_is_object(h))
-			return sgp_fail(ps, refs[i].holder, NULL, "not an object");
-		r = sgp_opt_string(ps, h, refs[i].key, refs[i].name, &id);
-		if (r < 0)
-			return r;
-		if (id)
-			sgp_append_reference(buf, len, refs[i].what, id);
-	}
-	return 0;
+	return sgp_read_references(ps, obj, refs, sizeof(refs) / sizeof(refs[0]), buf, len);
 }
 
 /* Tencent spells the protocol by name only. */

@@ -404,6 +404,29 @@ void sgp_append_reference(char *buf, size_t len, const char *what, const char *i
 		buf[used] = '\0';
 }
 
+int sgp_read_references(const struct sgpolicy_parser *ps, json_t *obj, const struct sgp_reference *refs,
+			size_t n, char *buf, size_t len)
+{
+	const char *id = NULL;
+	int r;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		json_t *h = refs[i].holder ? json_object_get(obj, refs[i].holder) : obj;
+
+		if (!h || json_is_null(h))
+			continue;
+		if (!json_is_object(h))
+			return sgp_fail(ps, refs[i].holder, NULL, "not an object");
+		r = sgp_opt_string(ps, h, refs[i].key, refs[i].name, &id);
+		if (r < 0)
+			return r;
+		if (id)
+			sgp_append_reference(buf, len, refs[i].what, id);
+	}
+	return 0;
+}
+
 /* ---- ports, sources, protocols ----------------------------------------------- */
 
 static const char *skip_blanks(const char *p)
