@@ -218,6 +218,9 @@ int cli_main(int argc, char **argv)
 			ctx.config_path = optarg;
 			break;
 		case 'V':
+			/* cmd_version parses its own (empty) options: getopt must
+			 * start over, or it reads past this one-element argv. */
+			optind = 0;
 			return cmd_version(&ctx, 1, (char *[]){ "version", NULL });
 		default:
 			fprintf(stderr, "Try 'port53guard --help'.\n");

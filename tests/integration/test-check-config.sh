@@ -302,6 +302,15 @@ for cmd in $commands; do
 	check "$cmd -h after -c: exit 0 or 2 (not available)" test "$rc" = 0 -o "$rc" = 2
 done
 
+run --version
+assert_eq "--version: exit 0" 0 "$rc"
+check "--version: names the program" has "$out" "port53guard "
+run version
+assert_eq "version: exit 0" 0 "$rc"
+check "version: names libpcap" has "$out" "libpcap"
+run -V
+assert_eq "-V: exit 0" 0 "$rc"
+
 run frobnicate
 assert_eq "unknown command: exit 2" 2 "$rc"
 check "unknown command: named" has "$err" "frobnicate"
