@@ -225,7 +225,7 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 	const char *why = NULL;
 	struct config *c;
 	json_error_t jerr;
-	bool json = false, running;
+	bool json = false, running, config_broken = false;
 	json_t *root, *verdict;
 	char *text;
 	int r;
@@ -233,8 +233,18 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 	r = cli_parse(ctx, cli_find("status"), argc, argv, status_options, 1, cli_option_set_bool, &json, 0, 0);
 	if (r >= 0)
 		return r;
-	if (cli_load_config(ctx, &c) < 0)
-		return EXIT_ERROR;
+	/* A configuration the agent cannot use is when status matters most:
+	 * the agent is then enforcing a fallback and says so in its status
+	 * file. That file is looked for where the built-in defaults put it,
+	 * and the exit status is never 0 while the configuration is broken. */
+	if (cli_load_config(ctx, &c) < 0) {
+		c = config_new();
+		if (!c)
+			return EXIT_ERROR;
+		config_broken = true;
+		fprintf(stderr, "port53guard status: the configuration cannot be loaded (above); "
+			"reading the status file at its default place, %s\n", c->status_file);
+	}
 	r = fileio_read_small(c->status_file, STATUS_MAX_BYTES, &text, NULL);
 	if (r < 0) {
 		/* Nothing was ever known: the verdict alone, on stdout as usual. */
@@ -280,6 +290,8 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 		print_human(root, verdict, running, why);
 	}
 	r = status_exit_code(verdict, running);
+	if (config_broken && r == EXIT_OK)
+		r = EXIT_ATTENTION;
 	json_decref(verdict);
 	json_decref(root);
 	config_free(c);
