@@ -11,6 +11,7 @@
 #include "config.h"
 #include "fileio.h"
 #include "report.h"
+#include "state.h"
 #include "verdict.h"
 
 #define STATUS_MAX_BYTES (4u << 20)
@@ -238,10 +239,21 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 	 * file. That file is looked for where the built-in defaults put it,
 	 * and the exit status is never 0 while the configuration is broken. */
 	if (cli_load_config(ctx, &c) < 0) {
+		char path[4096];
+
 		c = config_new();
 		if (!c)
 			return EXIT_ERROR;
 		config_broken = true;
+		/* Where the agent's built-in fallback writes it: the run
+		 * directory in use. */
+		snprintf(path, sizeof(path), "%s/status.json", state_run_dir());
+		free(c->status_file);
+		c->status_file = strdup(path);
+		if (!c->status_file) {
+			config_free(c);
+			return EXIT_ERROR;
+		}
 		fprintf(stderr, "port53guard status: the configuration cannot be loaded (above); "
 			"reading the status file at its default place, %s\n", c->status_file);
 	}

@@ -93,6 +93,14 @@ fstatus=$PORT53GUARD_RUN_DIR/status.json
 check "broken drop-in: the status file is written (default place, in the run directory)" wait_for 3 test -s "$fstatus"
 assert_eq "broken drop-in: status says config_fallback" True "$(json_field "$fstatus" 'd["enforcement"]["fallback"]["active"]')"
 assert_eq "broken drop-in: status is not OK (exit 3)" 3 "$(status_with "$fstatus")"
+# The operator's own command, with the broken configuration itself: it
+# cannot be loaded, so the status file is looked for at the default place.
+ip netns exec "$srv" "$PORT53GUARD" -c "$conf" status >"$dir/bs.out" 2>"$dir/bs.err"
+assert_eq "broken drop-in: status with the broken configuration exits 3" 3 "$?"
+check "broken drop-in: it names the invalid drop-in" grep -q "50-broken.conf" "$dir/bs.err"
+check "broken drop-in: it says where it reads the status file" grep -qF "default place, $fstatus" "$dir/bs.err"
+check "broken drop-in: it shows the agent's fallback" grep -q '^FALLBACK: ' "$dir/bs.out"
+check "broken drop-in: it shows that the rules are enforced" grep -qE '^enforcement: +enforcing' "$dir/bs.out"
 # Fixed: a valid reload replaces the fallback.
 rm "$dir/b/conf.d/50-broken.conf"
 kill -HUP "$pid"
