@@ -328,7 +328,7 @@ aws_policy() {           # FILE [EXTRA IPRANGE...]
 	   "PrefixListIds": [], "UserIdGroupPairs": []}]},
 	 {"Description": "monitoring", "GroupName": "monitoring", "GroupId": "sg-0b2c3d4e5f6071829",
 	  "OwnerId": "123456789012", "VpcId": "vpc-0123456789abcdef0", "IpPermissions": [
-	   {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "198.51.100.0/24", "Description": "monitoring"}],
+	   {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "203.0.113.0/24", "Description": "monitoring"}],
 	    "Ipv6Ranges": [], "PrefixListIds": [], "UserIdGroupPairs": []}], "IpPermissionsEgress": []}]}
 	EOF
 	mv "$file.tmp" "$file"
