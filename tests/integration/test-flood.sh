@@ -148,14 +148,17 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null; }
 
 # sampler OUT: every 0.25 s, the agent's RSS, status's exit code, the
 # status file's updated_at and the time, until the stop file appears
-# (bounded).
+# (bounded). The distribution's python3 when there is one: a version
+# manager's shim takes most of a second to start, which starved the sampler
+# (fewer than 8 samples) while the flood held both CPUs.
 sampler() {
-	local out=$1 rc upd
+	local out=$1 rc upd py=python3
+	[ -x /usr/bin/python3 ] && py=/usr/bin/python3
 	for _ in $(seq 2400); do
 		[ -e "$dir/sampler.stop" ] && break
 		rc=0
 		ip netns exec "$srv" timeout 2 "$PORT53GUARD" -c "$conf" status >/dev/null 2>&1 || rc=$?
-		upd=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["updated_at_unix"])' \
+		upd=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["updated_at_unix"])' \
 			"$dir/agent/status.json" 2>/dev/null || echo 0)
 		echo "$(rss_kib) $rc $upd $EPOCHSECONDS"
 		sleep 0.25
