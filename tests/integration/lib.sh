@@ -25,10 +25,13 @@
 #   NS2 (host 2)  198.51.100.(16*IDX+2)            2001:db8:53:IDX::2
 #
 # e.g. link 1: 198.51.100.17 and .18 in 198.51.100.16/28; link 2: .33 and
-# .34 in 198.51.100.32/28. link_addr and link_net print them; tests other
-# than the topo_host ones (below, which has a layout of its own) take their
-# addresses from there. A test that needs an address on no link uses
-# 203.0.113.0/24 (never with topo_host, whose uplink is there).
+# .34 in 198.51.100.32/28. link_addr and link_net print them, for a test
+# that computes them rather than spelling them. topo_host (below) has a
+# layout of its own. A test that needs an address on no link uses
+# 203.0.113.0/24. topo_host's namespaces use the same ranges (its outside
+# clients are in 198.51.100.0/24, its uplink in 203.0.113.0/26), so a test
+# builds either topology, or keeps the two in namespaces that never route
+# to each other.
 #
 # Nothing here touches the root network namespace: every link is created
 # inside the namespaces it joins. Functions that create something register it
