@@ -8,7 +8,10 @@
 #   tests/data/make-fixtures.sh [OUTDIR]      # default: this directory
 #
 # How they are made: two namespaces joined by a veth pair (lib.sh's ns_link:
-# server 10.53.1.1 / fd53:1::1, client 10.53.1.2 / fd53:1::2); dnsmasq
+# server 198.51.100.17 / 2001:db8:53:1::1, client 198.51.100.18 /
+# 2001:db8:53:1::2; the committed captures were recorded when those links
+# were 10.53.1.0/24 and fd53:1::/64, and test-capture's summary checks name
+# those addresses: regenerating means updating them); dnsmasq
 # (lib.sh's start_dnsmasq: zone test.p53) answers in the server namespace;
 # dig and kdig ask from the client namespace; tcpdump captures inside the
 # server namespace, unfiltered except for port 53:
@@ -110,7 +113,7 @@ q_kdig() { ip netns exec "$cli" kdig +time=2 +retry=0 "$@" >/dev/null; }
 
 # The conversation in dns-eth.pcap, one exchange per line.
 eth_queries() {
-	local s4=10.53.1.1 s6=fd53:1::1
+	local s4=198.51.100.17 s6=2001:db8:53:1::1
 	q_dig "@$s4" host.test.p53 A                    # EDNS with a cookie
 	q_dig "@$s4" host.test.p53 AAAA +noedns
 	q_dig "@$s4" host.test.p53 TXT +tcp
@@ -140,13 +143,13 @@ make_capture() {
 }
 
 any_queries() {
-	q_dig @10.53.1.1 host.test.p53 A
-	q_dig @fd53:1::1 host.test.p53 AAAA +tcp
-	q_kdig @10.53.1.1 host.test.p53 TXT +edns
+	q_dig @198.51.100.17 host.test.p53 A
+	q_dig @2001:db8:53:1::1 host.test.p53 AAAA +tcp
+	q_kdig @198.51.100.17 host.test.p53 TXT +edns
 }
 
 escape_query() {
-	q_dig @10.53.1.1 'esc\010line\027[31mred.test.p53' A
+	q_dig @198.51.100.17 'esc\010line\027[31mred.test.p53' A
 }
 
 make_capture dns-eth.pcap eth_queries -i "$srv_if"

@@ -9,10 +9,29 @@
 #   p53_init
 #   require_root; require_cmd dig dnsmasq
 #   srv=$(ns_add srv); cli=$(ns_add cli)
-#   ns_link "$srv" "$cli" 1           # srv 10.53.1.1 fd53:1::1, cli 10.53.1.2 fd53:1::2
+#   ns_link "$srv" "$cli" 1   # srv 198.51.100.17 2001:db8:53:1::1, cli .18 and ::2
 #   start_dnsmasq "$srv" >/dev/null
-#   check "client gets an answer" dig_query "$cli" 10.53.1.1 host.test.p53
+#   check "client gets an answer" dig_query "$cli" "$(link_addr 1 1)" host.test.p53
 #   done_testing
+#
+# Addresses: traffic goes only to loopback or to addresses inside the
+# namespaces a test made itself, and even there only documentation ranges
+# (RFC 5737: 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24; RFC 3849:
+# 2001:db8::/32) are used, so that a test gone wrong can never reach a real
+# network. ns_link and ns_uplink number their links IDX 1..15:
+#
+#   link IDX      IPv4 198.51.100.(16*IDX)/28      IPv6 2001:db8:53:IDX::/64
+#   NS1 (host 1)  198.51.100.(16*IDX+1)            2001:db8:53:IDX::1
+#   NS2 (host 2)  198.51.100.(16*IDX+2)            2001:db8:53:IDX::2
+#
+# e.g. link 1: 198.51.100.17 and .18 in 198.51.100.16/28; link 2: .33 and
+# .34 in 198.51.100.32/28. link_addr and link_net print them, for a test
+# that computes them rather than spelling them. topo_host (below) has a
+# layout of its own. A test that needs an address on no link uses
+# 203.0.113.0/24. topo_host's namespaces use the same ranges (its outside
+# clients are in 198.51.100.0/24, its uplink in 203.0.113.0/26), so a test
+# builds either topology, or keeps the two in namespaces that never route
+# to each other.
 #
 # Nothing here touches the root network namespace: every link is created
 # inside the namespaces it joins. Functions that create something register it
@@ -20,7 +39,10 @@
 # a command substitution (a subshell) still gets them cleaned up at exit.
 #
 # The zone every server started here answers (authoritatively):
-#   host.test.p53  A 10.53.0.53, AAAA fd53::53, TXT "p53"
+#   host.test.p53  A 192.0.2.53, AAAA 2001:db8:53::53, TXT "p53"
+# (record data only: no interface ever has these addresses).
+P53_HOST_V4=192.0.2.53
+P53_HOST_V6=2001:db8:53::53
 
 P53_TEST_NUM=0
 P53_FAILED=0
@@ -218,45 +240,86 @@ link_if() {
 	echo "${P53_ID}v$1$2"
 }
 
+# link_addr IDX HOST [6]: the address ns_link IDX gives its side HOST (1:
+# NS1, 2: NS2), IPv4 or with "6" IPv6, without the prefix length:
+# link_addr 2 1 is 198.51.100.33, link_addr 2 1 6 is 2001:db8:53:2::1.
+link_addr() {
+	local idx=$1 host=$2 fam=${3:-4}
+	link_idx_ok "$idx" || return 1
+	case $host in 1 | 2) ;; *) echo "link_addr: host $host is not 1 or 2" >&2; return 1 ;; esac
+	if [ "$fam" = 6 ]; then
+		echo "2001:db8:53:$idx::$host"
+	else
+		echo "198.51.100.$((16 * idx + host))"
+	fi
+}
+
+# link_net IDX [6]: link IDX's network, 198.51.100.(16*IDX)/28 or
+# 2001:db8:53:IDX::/64 (what an allowlist entry for the link's peer names).
+link_net() {
+	local idx=$1 fam=${2:-4}
+	link_idx_ok "$idx" || return 1
+	if [ "$fam" = 6 ]; then
+		echo "2001:db8:53:$idx::/64"
+	else
+		echo "198.51.100.$((16 * idx))/28"
+	fi
+}
+
+# link_idx_ok IDX: IDX is a link number 1..15 (16 /28s in 198.51.100.0/24,
+# the first never used: it holds no link).
+link_idx_ok() {
+	case $1 in
+	[1-9] | 1[0-5]) return 0 ;;
+	*) echo "link index $1 is not 1..15" >&2; return 1 ;;
+	esac
+}
+
 # ns_link NS1 NS2 IDX [router]: a veth pair created inside NS1 with its peer
-# in NS2. NS1 gets 10.53.IDX.1/24 and fd53:IDX::1/64, NS2 10.53.IDX.2/24 and
-# fd53:IDX::2/64. With a 4th argument "router", NS1 forwards and NS2 routes
-# everything (both families) through it, so NS2 can reach NS1's other links.
+# in NS2. NS1 gets link_addr IDX 1 (198.51.100.(16*IDX+1)/28 and
+# 2001:db8:53:IDX::1/64), NS2 link_addr IDX 2 (.(16*IDX+2)/28 and ::2/64).
+# With a 4th argument "router", NS1 forwards and NS2 routes everything (both
+# families) through it, so NS2 can reach NS1's other links.
 ns_link() {
 	local ns1=$1 ns2=$2 idx=$3 router=${4:-}
-	local if1 if2
+	local if1 if2 a1 a2 b1 b2
+	link_idx_ok "$idx" || return 1
+	a1=$(link_addr "$idx" 1) && b1=$(link_addr "$idx" 1 6) &&
+		a2=$(link_addr "$idx" 2) && b2=$(link_addr "$idx" 2 6) || return 1
 	if1=$(link_if "$idx" a)
 	if2=$(link_if "$idx" b)
 	ip -n "$ns1" link add "$if1" type veth peer name "$if2" netns "$ns2" || return 1
-	ip -n "$ns1" addr add "10.53.$idx.1/24" dev "$if1" || return 1
-	ip -n "$ns1" addr add "fd53:$idx::1/64" dev "$if1" nodad || return 1
-	ip -n "$ns2" addr add "10.53.$idx.2/24" dev "$if2" || return 1
-	ip -n "$ns2" addr add "fd53:$idx::2/64" dev "$if2" nodad || return 1
+	ip -n "$ns1" addr add "$a1/28" dev "$if1" || return 1
+	ip -n "$ns1" addr add "$b1/64" dev "$if1" nodad || return 1
+	ip -n "$ns2" addr add "$a2/28" dev "$if2" || return 1
+	ip -n "$ns2" addr add "$b2/64" dev "$if2" nodad || return 1
 	ip -n "$ns1" link set "$if1" up || return 1
 	ip -n "$ns2" link set "$if2" up || return 1
 	if [ -n "$router" ]; then
 		ip netns exec "$ns1" sysctl -qw net.ipv4.ip_forward=1 \
 			net.ipv6.conf.all.forwarding=1 >/dev/null || return 1
-		ip -n "$ns2" route add default via "10.53.$idx.1" || return 1
-		ip -n "$ns2" -6 route add default via "fd53:$idx::1" || return 1
+		ip -n "$ns2" route add default via "$a1" || return 1
+		ip -n "$ns2" -6 route add default via "$b1" || return 1
 	fi
 }
 
 # ns_uplink NS1 IDX: makes NS1's side of ns_link IDX an outside link. A veth
 # is host-internal by kind (a container's or VM's cable), so the rules accept
 # DNS arriving on it; a macvlan over it is on the wire like a NIC. NS1's
-# addresses move to the macvlan, and arp_ignore=1 keeps the veth from
-# answering ARP for them (IPv6 neighbour discovery is per interface anyway).
+# addresses (link_addr IDX 1) move to the macvlan, and arp_ignore=1 keeps
+# the veth from answering ARP for them (IPv6 neighbour discovery is per
+# interface anyway).
 ns_uplink() {
-	local ns=$1 idx=$2 lower up
+	local ns=$1 idx=$2 lower up a b
+	a=$(link_addr "$idx" 1) && b=$(link_addr "$idx" 1 6) || return 1
 	lower=$(link_if "$idx" a)
 	up="${P53_ID}u$idx"
 	up=${up:0:15}
 	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 >/dev/null || return 1
 	ip -n "$ns" link add link "$lower" name "$up" type macvlan mode bridge || return 1
 	ip -n "$ns" addr flush dev "$lower" scope global || return 1
-	ip -n "$ns" addr add "10.53.$idx.1/24" dev "$up" || return 1
-	ip -n "$ns" addr add "fd53:$idx::1/64" dev "$up" nodad || return 1
+	ip -n "$ns" addr add "$a/28" dev "$up" || return 1
+	ip -n "$ns" addr add "$b/64" dev "$up" nodad || return 1
 	ip -n "$ns" link set "$up" up || return 1
 }
 
@@ -304,7 +367,7 @@ start_dnsmasq() {
 	ip netns exec "$ns" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts \
 		--user=root --group=root --pid-file="$dir/pid" --port=53 \
 		--local=/test.p53/ \
-		--host-record=host.test.p53,10.53.0.53,fd53::53 \
+		--host-record="host.test.p53,$P53_HOST_V4,$P53_HOST_V6" \
 		--txt-record=host.test.p53,p53 \
 		"$@" </dev/null >"$dir/log" 2>&1 &
 	pid=$!
@@ -346,8 +409,8 @@ start_unbound() {
 	    access-control: 0.0.0.0/0 allow
 	    access-control: ::/0 allow
 	    local-zone: "test.p53." static
-	    local-data: "host.test.p53. A 10.53.0.53"
-	    local-data: "host.test.p53. AAAA fd53::53"
+	    local-data: "host.test.p53. A $P53_HOST_V4"
+	    local-data: "host.test.p53. AAAA $P53_HOST_V6"
 	    local-data: 'host.test.p53. TXT "p53"'
 	remote-control:
 	    control-enable: no
@@ -559,7 +622,7 @@ topo_dnsmasq() {
 	ip netns exec "$ns" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts \
 		--user=root --group=root --pid-file="$dir/pid" --port=53 \
 		--local=/test.p53/ \
-		--host-record=host.test.p53,10.53.0.53,fd53::53 \
+		--host-record="host.test.p53,$P53_HOST_V4,$P53_HOST_V6" \
 		--txt-record=host.test.p53,p53 --txt-record="who.test.p53,$who" \
 		"$@" </dev/null >"$dir/log" 2>&1 &
 	pid=$!

@@ -108,6 +108,9 @@ assert_eq "dns-escape.pcap holds 2 messages" 2 "$(messages "$data/dns-escape.pca
 
 # ------------------------------------------------------- replay's outputs ---
 
+# The committed fixtures hold the addresses they were recorded with
+# (10.53.1.1 and fd53:1::1 answering 10.53.1.2 and fd53:1::2): read from a
+# file, never sent anywhere.
 summary=$("$bin" replay "$data/dns-eth.pcap")
 check "summary: 15 queries, 5 over TCP, 9 with EDNS, 15 responses" \
 	grep -qx 'dns messages: 15 queries (5 tcp, 9 edns), 15 responses' <<<"$summary"
@@ -164,16 +167,16 @@ gone() { ! p53_alive "$1"; }
 pid=$(spawn "$srv" "$P53_TMP/tcpdump.log" tcpdump -n -U --immediate-mode -i any -y LINUX_SLL2 \
 	-w "$P53_TMP/live.pcap" port 53) || exit 1
 wait_for 5 grep -q "listening on" "$P53_TMP/tcpdump.log" || exit 1
-ip netns exec "$cli" dig +time=2 +tries=1 @10.53.1.1 live1.test.p53 A >/dev/null
-ip netns exec "$cli" dig +time=2 +tries=1 @fd53:1::1 live2.test.p53 AAAA +tcp >/dev/null
+ip netns exec "$cli" dig +time=2 +tries=1 @198.51.100.17 live1.test.p53 A >/dev/null
+ip netns exec "$cli" dig +time=2 +tries=1 @2001:db8:53:1::1 live2.test.p53 AAAA +tcp >/dev/null
 sleep 0.3
 kill -INT "$pid"
 wait_for 5 gone "$pid"
 live=$("$bin" replay --format jsonl "$P53_TMP/live.pcap")
 check "tcpdump -i any capture: the IPv4 query from the client" \
-	grep -q '"src":"10.53.1.2",.*"qr":false,.*"qname":"live1.test.p53","qtype":1,' <<<"$live"
+	grep -q '"src":"198.51.100.18",.*"qr":false,.*"qname":"live1.test.p53","qtype":1,' <<<"$live"
 check "tcpdump -i any capture: the IPv6 TCP query from the client" \
-	grep -q '"src":"fd53:1::2",.*"proto":"tcp",.*"qr":false,.*"qname":"live2.test.p53","qtype":28,' <<<"$live"
+	grep -q '"src":"2001:db8:53:1::2",.*"proto":"tcp",.*"qr":false,.*"qname":"live2.test.p53","qtype":28,' <<<"$live"
 check "tcpdump -i any capture: agrees with tshark" agrees_with_tshark "$P53_TMP/live.pcap"
 
 # 2. probes/capture.c itself. The program prints one line per DNS message
@@ -311,29 +314,29 @@ out="$P53_TMP/any.out"
 check "any: handle uses DLT_LINUX_SLL2 and a directional filter, run by the kernel" \
 	grep -qxF "ready any kernel=yes filter=not ifindex 1 and $filter_dir" "$out"
 start=${EPOCHREALTIME/./}
-ip netns exec "$cli" dig +time=2 +tries=1 @10.53.1.1 prompt.test.p53 A >/dev/null
+ip netns exec "$cli" dig +time=2 +tries=1 @198.51.100.17 prompt.test.p53 A >/dev/null
 check "any: a query arrives within a second (block timeout, not a full block)" \
-	wait_for 1 grep -q 'src=10.53.1.2 dst=10.53.1.1 qr=0 qname=prompt.test.p53' "$out"
+	wait_for 1 grep -q 'src=198.51.100.18 dst=198.51.100.17 qr=0 qname=prompt.test.p53' "$out"
 echo "# first query seen after $(((${EPOCHREALTIME/./} - start) / 1000)) ms" >&2
-ip netns exec "$cli" dig +time=2 +tries=1 @fd53:1::1 six.test.p53 AAAA +tcp >/dev/null
-ip netns exec "$cli" dig +time=2 +tries=1 'nl\010esc\027.test.p53' A @10.53.1.1 >/dev/null
+ip netns exec "$cli" dig +time=2 +tries=1 @2001:db8:53:1::1 six.test.p53 AAAA +tcp >/dev/null
+ip netns exec "$cli" dig +time=2 +tries=1 'nl\010esc\027.test.p53' A @198.51.100.17 >/dev/null
 # Local traffic that must not be seen: lo, and the host's own queries out.
 ip netns exec "$srv" dig +time=1 +tries=1 @127.0.0.1 local.test.p53 >/dev/null
-ip netns exec "$srv" dig +time=1 +tries=1 @10.53.1.2 outgoing.test.p53 >/dev/null
-check "any: the IPv6 TCP query" wait_for 2 grep -q 'src=fd53:1::2 dst=fd53:1::1 qr=0 qname=six.test.p53' "$out"
-check "any: the answer, outbound" grep -q 'link=276 .*src=10.53.1.1 dst=10.53.1.2 qr=1 qname=prompt.test.p53' "$out"
+ip netns exec "$srv" dig +time=1 +tries=1 @198.51.100.18 outgoing.test.p53 >/dev/null
+check "any: the IPv6 TCP query" wait_for 2 grep -q 'src=2001:db8:53:1::2 dst=2001:db8:53:1::1 qr=0 qname=six.test.p53' "$out"
+check "any: the answer, outbound" grep -q 'link=276 .*src=198.51.100.17 dst=198.51.100.18 qr=1 qname=prompt.test.p53' "$out"
 check "any: the escaped name" wait_for 2 grep -qF 'qname=nl\010esc\027.test.p53' "$out"
 # The same query with a Destination Options header: tcpdump shows the header
 # is there (next header 60), the capture must still see the query.
 tpid=$(spawn "$srv" "$P53_TMP/dstopts.log" tcpdump -n -U -c 1 -i "$srv_if" -w "$P53_TMP/dstopts.pcap" \
 	'ip6[6] = 60 and ip6[40] = 17') || exit 1
 wait_for 5 grep -q "listening on" "$P53_TMP/dstopts.log" || exit 1
-send_dstopts "$cli" fd53:1::1 dstopts
+send_dstopts "$cli" 2001:db8:53:1::1 dstopts
 check "any: the query really carries a Destination Options header" wait_for 3 test -s "$P53_TMP/dstopts.pcap"
 check "any: the IPv6 query with a Destination Options header" \
-	wait_for 2 grep -q 'src=fd53:1::2 dst=fd53:1::1 qr=0 qname=dstopts.test.p53' "$out"
+	wait_for 2 grep -q 'src=2001:db8:53:1::2 dst=2001:db8:53:1::1 qr=0 qname=dstopts.test.p53' "$out"
 srv_ifindex=$(ip -n "$srv" -o link show "$srv_if" | cut -d: -f1)
-check "any: SLL2 names the veth's ifindex ($srv_ifindex)" grep -q "ifindex=$srv_ifindex src=10.53.1.2" "$out"
+check "any: SLL2 names the veth's ifindex ($srv_ifindex)" grep -q "ifindex=$srv_ifindex src=198.51.100.18" "$out"
 live_stop "$pid"
 check_fails "any: loopback queries are not captured" grep -q 'local.test.p53' "$out"
 check_fails "any: the host's own outgoing queries are not captured" grep -q 'outgoing.test.p53' "$out"
@@ -347,13 +350,13 @@ pid=$(live_run one "$srv_if") || exit 1
 out="$P53_TMP/one.out"
 check "interface: Ethernet handle, directional filter, run by the kernel" \
 	grep -qxF "ready $srv_if kernel=yes filter=$filter_dir" "$out"
-ip netns exec "$cli" dig +time=2 +tries=1 @10.53.1.1 eth.test.p53 TXT >/dev/null
-ip netns exec "$srv" dig +time=1 +tries=1 @10.53.1.2 outgoing.test.p53 >/dev/null
-check "interface: the query" wait_for 2 grep -q "link=1 if=$srv_if ifindex=$srv_ifindex src=10.53.1.2 dst=10.53.1.1 qr=0 qname=eth.test.p53" "$out"
-check "interface: the answer" wait_for 2 grep -q 'src=10.53.1.1 dst=10.53.1.2 qr=1 qname=eth.test.p53' "$out"
-send_dstopts "$cli" fd53:1::1 ethopts
+ip netns exec "$cli" dig +time=2 +tries=1 @198.51.100.17 eth.test.p53 TXT >/dev/null
+ip netns exec "$srv" dig +time=1 +tries=1 @198.51.100.18 outgoing.test.p53 >/dev/null
+check "interface: the query" wait_for 2 grep -q "link=1 if=$srv_if ifindex=$srv_ifindex src=198.51.100.18 dst=198.51.100.17 qr=0 qname=eth.test.p53" "$out"
+check "interface: the answer" wait_for 2 grep -q 'src=198.51.100.17 dst=198.51.100.18 qr=1 qname=eth.test.p53' "$out"
+send_dstopts "$cli" 2001:db8:53:1::1 ethopts
 check "interface: the IPv6 query with a Destination Options header" \
-	wait_for 2 grep -q 'src=fd53:1::2 dst=fd53:1::1 qr=0 qname=ethopts.test.p53' "$out"
+	wait_for 2 grep -q 'src=2001:db8:53:1::2 dst=2001:db8:53:1::1 qr=0 qname=ethopts.test.p53' "$out"
 live_stop "$pid"
 check_fails "interface: the host's own outgoing queries are not captured" grep -q 'outgoing.test.p53' "$out"
 
@@ -362,7 +365,7 @@ pid=$(live_run two nosuch0 "$srv_if") || exit 1
 out="$P53_TMP/two.out"
 check "two interfaces, one missing: it is named" grep -Eq '^missing nosuch0 capture on nosuch0: .*\(no such interface\)$' "$out"
 check "two interfaces, one missing: the other has its handle" grep -q "^ready $srv_if kernel=yes " "$out"
-ip netns exec "$cli" dig +time=2 +tries=1 @10.53.1.1 two.test.p53 A >/dev/null
+ip netns exec "$cli" dig +time=2 +tries=1 @198.51.100.17 two.test.p53 A >/dev/null
 check "two interfaces, one missing: the other captures" wait_for 2 grep -q 'qr=0 qname=two.test.p53' "$out"
 live_stop "$pid"
 

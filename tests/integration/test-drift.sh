@@ -31,7 +31,7 @@ ip netns exec "$srv" nft flush ruleset
 check "nft flush ruleset: restored within 1 s" restored_within_1s
 check "rules_drift names nft and its pid" wait_for 2 log_has "$dir/repair.log" rules_drift 'pid=[1-9][0-9]* comm=nft change="table deleted'
 check "rules_restored logged" wait_for 2 log_has "$dir/repair.log" rules_restored
-check "refusing again after the flush" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "refusing again after the flush" dig_times_out "$cli" 198.51.100.17 host.test.p53
 
 ip netns exec "$srv" nft delete table inet port53guard
 check "nft delete table: restored within 1 s" restored_within_1s
@@ -41,7 +41,7 @@ assert_eq "two drifts logged" 2 "$(log_count "$dir/repair.log" rules_drift)"
 ip netns exec "$srv" nft insert rule inet port53guard ingress udp dport 53 accept
 check "hand edit: rules_drift (rules changed)" wait_for 2 log_has "$dir/repair.log" rules_drift 'change="rules changed"'
 check "hand edit: the extra rule is gone" wait_for 1 bash -c "! ip netns exec $srv nft list chain inet port53guard ingress | grep -q 'udp dport 53 accept$'"
-check "hand edit: refusing" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "hand edit: refusing" dig_times_out "$cli" 198.51.100.17 host.test.p53
 assert_eq "one table" 1 "$(table_count "$srv")"
 
 # Another table is none of our business.
@@ -70,7 +70,7 @@ ip netns exec "$srv" nft delete table inet port53guard
 kill -CONT "$pid"
 check "ENOBUFS: events_lost logged" wait_for 5 log_has "$dir/repair.log" events_lost
 check "ENOBUFS: the full resync restores the table" wait_for 6 bash -c "ip netns exec $srv nft list table inet port53guard >/dev/null 2>&1"
-check "ENOBUFS: refusing again" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "ENOBUFS: refusing again" dig_times_out "$cli" 198.51.100.17 host.test.p53
 agent_stop "$pid"
 ip netns exec "$srv" "$PORT53GUARD" -c "$conf" remove >/dev/null
 
@@ -81,7 +81,7 @@ if log_has "$dir/owner.log" table_flags 'used=owner,persist'; then
 	check_fails "owned table: nft delete table is refused" ip netns exec "$srv" nft delete table inet port53guard
 	ip netns exec "$srv" nft flush ruleset
 	assert_eq "owned table: nft flush ruleset leaves it" 1 "$(table_count "$srv")"
-	check "owned table: still refusing" dig_times_out "$cli" 10.53.1.1 host.test.p53
+	check "owned table: still refusing" dig_times_out "$cli" 198.51.100.17 host.test.p53
 	agent_stop "$pid" KILL
 	assert_eq "owned and persistent: the table outlives a SIGKILL" 1 "$(table_count "$srv")"
 	check "after the owner died, remove works" ip netns exec "$srv" "$PORT53GUARD" -c "$conf" remove
@@ -117,7 +117,7 @@ check "50,000 ranges: the reload re-applied the table" \
 sleep 1
 check_fails "50,000 ranges: no events_lost after the reload" log_has "$big/agent.log" events_lost
 check_fails "50,000 ranges: no rules_drift from our own commits" log_has "$big/agent.log" rules_drift
-check "50,000 ranges: still refusing" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "50,000 ranges: still refusing" dig_times_out "$cli" 198.51.100.17 host.test.p53
 
 # The periodic verification reads only this table's objects: another
 # process adding and deleting a table all the time neither fails it nor
@@ -126,8 +126,8 @@ ip netns exec "$srv" bash -c "while :; do nft add table ip p53churn; nft delete 
 	>/dev/null 2>&1 &
 churn=$!
 register_pid "$churn"
-dig_times_out "$cli" 10.53.1.1 churn1.test.p53
-dig_times_out "$cli" 10.53.1.1 churn2.test.p53
+dig_times_out "$cli" 198.51.100.17 churn1.test.p53
+dig_times_out "$cli" 198.51.100.17 churn2.test.p53
 # Through apply --verify: nft would list all 50,000 elements, slowly.
 kernel_drops=$(ip netns exec "$srv" "$PORT53GUARD" -c "$conf" apply --verify |
 	awk '/# UDP:53 from 0.0.0.0\/0 and ::\/0: refuse/ { print $4; exit }')

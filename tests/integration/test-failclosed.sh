@@ -34,9 +34,20 @@ ns_link "$srv" "$alw" 2
 # its listener addresses are never public. The client reaches that link's
 # address through the host, over its uplink.
 ns_uplink "$srv" 1
-ip -n "$cli" route add 10.53.2.0/24 via 10.53.1.1
+ip -n "$cli" route add "$(link_net 2)" via "$(link_addr 1 1)"
 dir=$P53_TMP/fc
 mkdir -p "$dir"
+# The cloud policy fixture's VPC range (CidrBlock 10.0.0.0/8) as the range
+# every ns_link network is in, as 10.0.0.0/8 held the old ones: whether the
+# policy is in force shows in the internet client's answers. The committed
+# fixture stays as the unit tests read it.
+vpc_net=198.51.100.0/24
+sed "s|\"CidrBlock\": \"10\.0\.0\.0/8\"|\"CidrBlock\": \"$vpc_net\"|" \
+	"$TESTS_DATA/policy/vpc-allowlist.json" >"$dir/vpc-allowlist.json"
+grep -q "\"CidrBlock\": \"$vpc_net\"" "$dir/vpc-allowlist.json" || {
+	echo "# the policy fixture no longer accepts 10.0.0.0/8" >&2
+	exit 1
+}
 dpid=$(start_dnsmasq "$srv")
 
 # agent_bg NS CONF LOG [wrapper...]: starts the agent without waiting for a
@@ -73,9 +84,9 @@ within() {
 # ============ a broken drop-in at start, nothing saved: the built-in refuse ===
 # dnsmasq also answers TCP on every address: refuse TCP:53 too, or the
 # verdict says tcp53_public and status cannot be 0 once the fallback ends.
-conf=$(agent_conf "$dir/b" '[rules]' 'allow = 10.53.2.0/24' 'protocols = udp,tcp')
+conf=$(agent_conf "$dir/b" '[rules]' 'allow = 198.51.100.32/28' 'protocols = udp,tcp')
 mkdir -p "$dir/b/conf.d"
-printf '[rules]\nallow = 10.53.2.0/24 not-a-cidr\n' >"$dir/b/conf.d/50-broken.conf"
+printf '[rules]\nallow = 198.51.100.32/28 not-a-cidr\n' >"$dir/b/conf.d/50-broken.conf"
 check "nothing saved yet" test -z "$(ls -A "$PORT53GUARD_STATE_DIR")"
 t0=${EPOCHREALTIME/./}
 pid=$(agent_bg "$srv" "$conf" "$dir/b1.log")
@@ -85,7 +96,7 @@ check "broken drop-in: rules_fallback says the built-in refuse is in force and w
 	log_has "$dir/b1.log" rules_fallback 'rules=builtin reason="the configuration is invalid: .*50-broken.conf:2'
 check "broken drop-in: rules_fallback is an error" grep -q ' error event=rules_fallback ' "$dir/b1.log"
 check "broken drop-in: the agent keeps running" kill -0 "$pid"
-check "broken drop-in: the internet client is refused" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "broken drop-in: the internet client is refused" dig_times_out "$cli" 198.51.100.17 host.test.p53
 check "broken drop-in: the built-in refuse allows nobody (the broken allowlist is not used)" \
 	bash -c "! ip netns exec $srv nft list set inet port53guard allow4 | grep -q elements"
 check "broken drop-in: loopback is still answered" dig_query "$srv" 127.0.0.1 host.test.p53
@@ -106,8 +117,8 @@ rm "$dir/b/conf.d/50-broken.conf"
 kill -HUP "$pid"
 check "fixed drop-in, SIGHUP: config_reloaded" wait_for 5 log_has "$dir/b1.log" config_reloaded
 check "fixed drop-in, SIGHUP: rules_fallback_ended" log_has "$dir/b1.log" rules_fallback_ended
-check "fixed drop-in: the configured allowlist is in force" wait_for 3 dig_query "$alw" 10.53.2.1 host.test.p53
-check "fixed drop-in: the internet client is still refused" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "fixed drop-in: the configured allowlist is in force" wait_for 3 dig_query "$alw" 198.51.100.33 host.test.p53
+check "fixed drop-in: the internet client is still refused" dig_times_out "$cli" 198.51.100.17 host.test.p53
 check "fixed drop-in: the status file is the configured one again" wait_for 6 test -s "$dir/b/status.json"
 assert_eq "fixed drop-in: status exits 0" 0 "$(status_code "$srv" "$conf")"
 check "the applied inputs are saved as the last known good" test -s "$PORT53GUARD_STATE_DIR"/lkg-netns-*.json
@@ -118,15 +129,15 @@ agent_stop "$pid"
 
 # ============ a broken drop-in at start with a last known good ================
 ip netns exec "$srv" "$PORT53GUARD" -c "$conf" remove >/dev/null
-printf '[rules]\nallow = 10.53.2.0/24 not-a-cidr\n' >"$dir/b/conf.d/50-broken.conf"
+printf '[rules]\nallow = 198.51.100.32/28 not-a-cidr\n' >"$dir/b/conf.d/50-broken.conf"
 rm -f "$dir/b/status.json"
 t0=${EPOCHREALTIME/./}
 pid=$(agent_bg "$srv" "$conf" "$dir/b2.log")
 check "last known good: the rule is in the kernel within 3 s" within 3 has_table
 check "last known good: rules_fallback names it, with its time and hashes" \
 	log_has "$dir/b2.log" rules_fallback 'rules=last_known_good saved_at=[0-9T:-]*Z config_sha256=[0-9a-f]\{64\} '
-check "last known good: its allowlist holds" wait_for 3 dig_query "$alw" 10.53.2.1 host.test.p53
-check "last known good: the internet client is refused" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "last known good: its allowlist holds" wait_for 3 dig_query "$alw" 198.51.100.33 host.test.p53
+check "last known good: the internet client is refused" dig_times_out "$cli" 198.51.100.17 host.test.p53
 check "last known good: the status file is the saved configuration's" wait_for 3 test -s "$dir/b/status.json"
 assert_eq "last known good: status is not OK (exit 3)" 3 "$(status_with "$dir/b/status.json")"
 check "last known good: status says why" bash -c \
@@ -137,19 +148,19 @@ rm "$dir/b/conf.d/50-broken.conf"
 
 # A policy file that cannot be read at start (a symlink is never followed):
 # the last known good too.
-ln -sf "$TESTS_DATA/policy/vpc-allowlist.json" "$dir/b/policy-link.json"
+ln -sf "$dir/vpc-allowlist.json" "$dir/b/policy-link.json"
 printf '[rules]\npolicy_file = %s\n' "$dir/b/policy-link.json" >"$dir/b/conf.d/60-policy.conf"
 pid=$(agent_bg "$srv" "$conf" "$dir/b3.log")
 check "unreadable policy: rules_invalid names it" wait_for 3 log_has "$dir/b3.log" rules_invalid 'policy-link.json'
 check "unreadable policy: the last known good is in force" log_has "$dir/b3.log" rules_fallback 'rules=last_known_good'
-check "unreadable policy: its allowlist holds" wait_for 3 dig_query "$alw" 10.53.2.1 host.test.p53
-check "unreadable policy: the policy's accept of 10.0.0.0/8 is not in force" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "unreadable policy: its allowlist holds" wait_for 3 dig_query "$alw" 198.51.100.33 host.test.p53
+check "unreadable policy: the policy's accept of $vpc_net is not in force" dig_times_out "$cli" 198.51.100.17 host.test.p53
 # The file fixed (a regular file now), then a reload: the configured rules.
 rm "$dir/b/policy-link.json"
-cp "$TESTS_DATA/policy/vpc-allowlist.json" "$dir/b/policy-link.json"
+cp "$dir/vpc-allowlist.json" "$dir/b/policy-link.json"
 kill -HUP "$pid"
 check "policy fixed, SIGHUP: rules_fallback_ended" wait_for 5 log_has "$dir/b3.log" rules_fallback_ended
-check "policy fixed: its accept of 10.0.0.0/8 is in force" wait_for 3 dig_query "$cli" 10.53.1.1 host.test.p53
+check "policy fixed: its accept of $vpc_net is in force" wait_for 3 dig_query "$cli" 198.51.100.17 host.test.p53
 agent_stop "$pid"
 rm "$dir/b/conf.d/60-policy.conf"
 
@@ -215,19 +226,19 @@ check "FIFO at reload: the agent answers SIGTERM" agent_stop "$pid"
 # trigger. The internet client asks it there, through its uplink.
 kill "$dpid"
 wait_for 5 bash -c "! ip netns exec $srv ss -lnu | grep -q ':53 '"
-start_dnsmasq "$srv" --bind-interfaces --listen-address=127.0.0.1,10.53.2.1 >/dev/null
+start_dnsmasq "$srv" --bind-interfaces --listen-address=127.0.0.1,198.51.100.33 >/dev/null
 ip netns exec "$srv" "$PORT53GUARD" -c "$conf" remove >/dev/null
-aconf=$(agent_conf "$dir/auto" '[agent]' 'mode = auto' '[rules]' 'allow = 10.53.2.0/24')
+aconf=$(agent_conf "$dir/auto" '[agent]' 'mode = auto' '[rules]' 'allow = 198.51.100.32/28')
 pid=$(agent_start "$srv" "$aconf" "$dir/a1.log")
 check "auto: no table before a trigger" no_table
 check "auto: no table means nothing to remove" started_without "$dir/a1.log" rules_removed
-dig_query "$cli" 10.53.2.1 host.test.p53 >/dev/null
+dig_query "$cli" 198.51.100.33 host.test.p53 >/dev/null
 check "auto: the outside query triggers enforcement" wait_for 3 log_has "$dir/a1.log" enforcement_started
 check "auto: the trigger is saved" test -s "$PORT53GUARD_STATE_DIR"/auto-netns-*.json
 agent_stop "$pid" KILL
 pid=$(agent_start "$srv" "$aconf" "$dir/a2.log")
-check "auto, restarted: the outside query is refused right after the restart" dig_times_out "$cli" 10.53.2.1 host.test.p53
-check "auto, restarted: enforcement_remembered names the trigger" log_has "$dir/a2.log" enforcement_remembered 'trigger="query from 10.53.1.2"'
+check "auto, restarted: the outside query is refused right after the restart" dig_times_out "$cli" 198.51.100.33 host.test.p53
+check "auto, restarted: enforcement_remembered names the trigger" log_has "$dir/a2.log" enforcement_remembered 'trigger="query from 198.51.100.18"'
 check "auto, restarted: no rules_removed" started_without "$dir/a2.log" rules_removed
 check "auto, restarted: rules applied at start" log_has "$dir/a2.log" rules_applied 'reason=start'
 assert_eq "auto, restarted: status exits 0 (enforcing)" 0 "$(status_code "$srv" "$aconf")"
@@ -237,7 +248,7 @@ check "remove lifts the rule" ip netns exec "$srv" "$PORT53GUARD" -c "$aconf" re
 check "remove also forgets the trigger" bash -c "! ls '$PORT53GUARD_STATE_DIR'/auto-* 2>/dev/null"
 pid=$(agent_start "$srv" "$aconf" "$dir/a3.log")
 check "auto after remove: waits again (no table)" no_table
-check "auto after remove: the internet client is answered" dig_query "$cli" 10.53.2.1 host.test.p53
+check "auto after remove: the internet client is answered" dig_query "$cli" 198.51.100.33 host.test.p53
 check "auto after remove: which triggers again" wait_for 3 log_has "$dir/a3.log" enforcement_started
 agent_stop "$pid"
 # An explicit change of mode forgets it too.
@@ -256,7 +267,7 @@ check "auto with a table already in the kernel: it stays" has_table
 check "auto with a table already in the kernel: no rules_removed" started_without "$dir/a6.log" rules_removed
 check "auto with a table already in the kernel: enforcement_remembered says so" \
 	log_has "$dir/a6.log" enforcement_remembered 'in the kernel at start'
-check "auto with a table already in the kernel: the internet client is refused" dig_times_out "$cli" 10.53.2.1 host.test.p53
+check "auto with a table already in the kernel: the internet client is refused" dig_times_out "$cli" 198.51.100.33 host.test.p53
 agent_stop "$pid"
 ip netns exec "$srv" "$PORT53GUARD" -c "$aconf" remove >/dev/null
 
@@ -327,7 +338,7 @@ assert_eq "refused first apply: retried, but logged once" 1 "$(log_count "$dir/r
 ip netns exec "$srv" nft delete table inet filler
 check "hook freed: the rules appear without a restart" wait_for 20 has_table
 check "hook freed: rules_restored logged" log_has "$dir/r1.log" rules_restored
-check "hook freed: the internet client is refused" dig_times_out "$cli" 10.53.2.1 host.test.p53
+check "hook freed: the internet client is refused" dig_times_out "$cli" 198.51.100.33 host.test.p53
 assert_eq "hook freed: status exits 0" 0 "$(status_code "$srv" "$rconf")"
 agent_stop "$pid"
 

@@ -157,12 +157,12 @@ if [ "$KILLS" -ge 10 ]; then
 		test "$kept_old" -gt 0 -a "$got_new" -gt 0
 fi
 assert_eq "one table after all the kills" 1 "$(table_count "$srv")"
-check "and it still refuses the internet client" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "and it still refuses the internet client" dig_times_out "$cli" 198.51.100.17 host.test.p53
 ip netns exec "$srv" "$PORT53GUARD" -c "$kconf" remove >/dev/null
 
 # ============ the status and metrics directories ==============================
 # Missing: created (one level), then written.
-oconf=$(agent_conf "$dir/out" '[rules]' 'allow = 10.53.2.0/24')
+oconf=$(agent_conf "$dir/out" '[rules]' 'allow = 198.51.100.32/28')
 sed -i "s|^status_file = .*|status_file = $dir/out/run/status.json|" "$oconf"
 check "the status directory does not exist yet" test ! -e "$dir/out/run"
 pid=$(agent_start "$srv" "$oconf" "$dir/out.log" sh -c 'umask 077; exec "$@"' sh)
@@ -185,8 +185,8 @@ sleep 5.5
 assert_eq "warned once per file, not at every rewrite" 2 "$(log_count "$dir/out.log" output_write_failed)"
 check "the status file was left as it was" test "$frozen" = "$(cat "$dir/out/run/status.json")"
 check "enforcement goes on: the agent runs" kill -0 "$pid"
-check "enforcement goes on: the internet client is refused" dig_times_out "$cli" 10.53.1.1 host.test.p53
-check "enforcement goes on: the allowlisted client is answered" dig_query "$alw" 10.53.2.1 host.test.p53
+check "enforcement goes on: the internet client is refused" dig_times_out "$cli" 198.51.100.17 host.test.p53
+check "enforcement goes on: the allowlisted client is answered" dig_query "$alw" 198.51.100.33 host.test.p53
 check "no temporary file is left behind" bash -c "ls -A '$dir/out/run' >'$dir/ls.out' && ! grep -q tmp '$dir/ls.out'"
 nsenter -t "$pid" -m -- umount "$dir/out/run"
 nsenter -t "$pid" -m -- umount "$dir/out/metrics"
@@ -231,7 +231,7 @@ register_pid "$pid"
 check "symlinked status directory: output_write_failed" wait_for 5 log_has "$dir/lnk.log" output_write_failed \
 	'file=status .*error="Too many levels of symbolic links"'
 check "nothing written through the directory link" test -z "$(ls -A "$dir/elsewhere")"
-check "enforcement goes on" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "enforcement goes on" dig_times_out "$cli" 198.51.100.17 host.test.p53
 agent_stop "$pid"
 
 # ============ capture impossible =============================================
@@ -239,7 +239,7 @@ nconf=$(agent_conf "$dir/noraw")
 pid=$(agent_start "$srv" "$nconf" "$dir/noraw.log" setpriv --bounding-set=-net_raw --)
 check "no CAP_NET_RAW: capture_degraded" log_has "$dir/noraw.log" capture_degraded 'effect="no traffic reports; enforcement goes on"'
 check "no CAP_NET_RAW: the rules are applied" log_has "$dir/noraw.log" rules_applied 'reason=start'
-check "no CAP_NET_RAW: the internet client is refused" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "no CAP_NET_RAW: the internet client is refused" dig_times_out "$cli" 198.51.100.17 host.test.p53
 assert_eq "no CAP_NET_RAW: status says the capture is degraded" degraded "$(status_field "$nconf" 'd["capture"]["state"]')"
 assert_eq "no CAP_NET_RAW: status exits 3 (capture_degraded)" 3 "$(status_code "$srv" "$nconf")"
 assert_eq "no CAP_NET_RAW: capture_degraded is a finding, still enforcing" "True True" \
@@ -250,13 +250,13 @@ agent_stop "$pid"
 iconf=$(agent_conf "$dir/noif" '[capture]' 'interfaces = p53nosuch0')
 pid=$(agent_start "$srv" "$iconf" "$dir/noif.log")
 check "no such capture interface: capture_degraded naming it" log_has "$dir/noif.log" capture_degraded 'p53nosuch0'
-check "no such capture interface: the internet client is refused" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "no such capture interface: the internet client is refused" dig_times_out "$cli" 198.51.100.17 host.test.p53
 assert_eq "no such capture interface: status says degraded" degraded "$(status_field "$iconf" 'd["capture"]["state"]')"
 check "the summary says so too" wait_for 3 log_has "$dir/noif.log" summary 'capture=degraded'
 agent_stop "$pid"
 
 # ============ the configuration file deleted, then SIGHUP ======================
-dconf=$(agent_conf "$dir/del" '[rules]' 'allow = 10.53.2.0/24')
+dconf=$(agent_conf "$dir/del" '[rules]' 'allow = 198.51.100.32/28')
 pid=$(agent_start "$srv" "$dconf" "$dir/del.log")
 before=$(ip netns exec "$srv" nft list table inet port53guard | sed 's/counter packets [0-9]* bytes [0-9]*//')
 cp "$dconf" "$dir/del.ini"
@@ -267,8 +267,8 @@ check "config deleted: config_kept" log_has "$dir/del.log" config_kept
 check "config deleted: the agent runs on" kill -0 "$pid"
 assert_eq "config deleted: the rules are unchanged" "$before" \
 	"$(ip netns exec "$srv" nft list table inet port53guard | sed 's/counter packets [0-9]* bytes [0-9]*//')"
-check "config deleted: the allowlisted client is still answered" dig_query "$alw" 10.53.2.1 host.test.p53
-check "config deleted: the internet client is still refused" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "config deleted: the allowlisted client is still answered" dig_query "$alw" 198.51.100.33 host.test.p53
+check "config deleted: the internet client is still refused" dig_times_out "$cli" 198.51.100.17 host.test.p53
 check "config deleted: the status keeps being written" bash -c \
 	"m=\$(stat -c %Y '$dir/del/status.json'); sleep 5.5; test \$(stat -c %Y '$dir/del/status.json') -gt \$m"
 
@@ -282,16 +282,16 @@ check "policy file is a FIFO: the reload is refused at once" wait_for 5 bash -c 
 check "policy file is a FIFO: named in rules_invalid" log_has "$dir/del.log" rules_invalid "policy.fifo"
 check "policy file is a FIFO: the agent still answers signals" bash -c \
 	"kill -HUP $pid; sleep 1; test \$(grep -c ' event=reload_requested ' '$dir/del.log') -ge 3"
-check "policy file is a FIFO: the old allowlist still holds" dig_query "$alw" 10.53.2.1 host.test.p53
+check "policy file is a FIFO: the old allowlist still holds" dig_query "$alw" 198.51.100.33 host.test.p53
 
 # ============ an interface that appears after start ============================
 late=$(ns_add late)
 ns_link "$srv" "$late" 3
 # The name of a source's first query in an interval is the one reported.
-send_query "$late" 10.53.3.1 "b'late'"
-check "late interface: its client is refused" dig_times_out "$late" 10.53.3.1 host.test.p53
+send_query "$late" 198.51.100.49 "b'late'"
+check "late interface: its client is refused" dig_times_out "$late" 198.51.100.49 host.test.p53
 check "late interface: its queries are reported (capture on any)" \
-	wait_for 6 log_has "$dir/del.log" dns_queries 'src=10.53.3.2 .*qname=late.test.p53'
+	wait_for 6 log_has "$dir/del.log" dns_queries 'src=198.51.100.50 .*qname=late.test.p53'
 agent_stop "$pid"
 ip netns exec "$srv" "$PORT53GUARD" -c "$kconf" remove >/dev/null
 

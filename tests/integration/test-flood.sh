@@ -4,8 +4,9 @@
 # A DNS query flood from spoofed sources at the enforcing agent. The client
 # namespace writes Ethernet frames straight onto its veth (tests/tools/
 # flood-sender.c): FLOOD_QUERIES queries (default 1,000,000) from
-# FLOOD_SOURCES distinct addresses (default 120,000: all 65,536 of
-# 10.100.0.0/16 and the rest in fd53:100::/48). The server namespace routes
+# FLOOD_SOURCES distinct addresses (default 120,000: all 256 of
+# 203.0.113.0/24 and the rest in 2001:db8:100::/48; documentation ranges,
+# which hold too few IPv4 addresses for more). The server namespace routes
 # those ranges back to the client, with reverse-path filtering off, so no
 # address of the flood can leave the two namespaces.
 #
@@ -55,6 +56,9 @@ cli=$(ns_add cli)
 ns_link "$srv" "$cli" 1
 srv_if=$(link_if 1 a)
 cli_if=$(link_if 1 b)
+srv4=$(link_addr 1 1) srv6=$(link_addr 1 1 6)
+# The flood's sources: flood-sender's defaults, spelled out for the routes.
+flood_src4=203.0.113.0/24 flood_src6=2001:db8:100::/48
 dir=$P53_TMP/flood
 mkdir -p "$dir"
 
@@ -62,8 +66,8 @@ mkdir -p "$dir"
 # the kernel checks) would go back there.
 ip netns exec "$srv" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
 	"net.ipv4.conf.$srv_if.rp_filter=0" >/dev/null
-ip -n "$srv" route add 10.100.0.0/16 via 10.53.1.2
-ip -n "$srv" -6 route add fd53:100::/48 via fd53:1::2
+ip -n "$srv" route add "$flood_src4" via "$(link_addr 1 2)"
+ip -n "$srv" -6 route add "$flood_src6" via "$(link_addr 1 2 6)"
 # A table of its own that uses conntrack, so the namespace tracks connections.
 ip netns exec "$srv" nft -f - <<-'EOF'
 	table inet p53ct {
@@ -95,18 +99,18 @@ wait_for 5 bash -c "ip netns exec $srv ss -ltn | grep -q ':22 '"
 tcp_exchange() {
 	ip netns exec "$cli" timeout 3 python3 -c '
 import socket, sys
-c = socket.create_connection(("10.53.1.1", 22), timeout=2)
+c = socket.create_connection((sys.argv[1], 22), timeout=2)
 c.sendall(b"hello port 22\n"); f = c.makefile("rb")
-sys.exit(0 if f.readline() == b"hello port 22\n" else 1)'
+sys.exit(0 if f.readline() == b"hello port 22\n" else 1)' "$srv4"
 }
 
 # An open session, like an operator's ssh during an attack: a line every
 # 0.3 s, each answered within 2 s, until the stop file appears (bounded).
 start_session() {
 	rm -f "$dir/session.stop"
-	ip netns exec "$cli" python3 - "$dir/session.stop" >"$dir/session.out" 2>&1 <<-'PY' &
+	ip netns exec "$cli" python3 - "$dir/session.stop" "$srv4" >"$dir/session.out" 2>&1 <<-'PY' &
 	import os, socket, sys, time
-	c = socket.create_connection(("10.53.1.1", 22), timeout=2); f = c.makefile("rb")
+	c = socket.create_connection((sys.argv[2], 22), timeout=2); f = c.makefile("rb")
 	end = time.time() + 600
 	n = 0
 	while not os.path.exists(sys.argv[1]) and time.time() < end:
@@ -144,14 +148,17 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null; }
 
 # sampler OUT: every 0.25 s, the agent's RSS, status's exit code, the
 # status file's updated_at and the time, until the stop file appears
-# (bounded).
+# (bounded). The distribution's python3 when there is one: a version
+# manager's shim takes most of a second to start, which starved the sampler
+# (fewer than 8 samples) while the flood held both CPUs.
 sampler() {
-	local out=$1 rc upd
+	local out=$1 rc upd py=python3
+	[ -x /usr/bin/python3 ] && py=/usr/bin/python3
 	for _ in $(seq 2400); do
 		[ -e "$dir/sampler.stop" ] && break
 		rc=0
 		ip netns exec "$srv" timeout 2 "$PORT53GUARD" -c "$conf" status >/dev/null 2>&1 || rc=$?
-		upd=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["updated_at_unix"])' \
+		upd=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["updated_at_unix"])' \
 			"$dir/agent/status.json" 2>/dev/null || echo 0)
 		echo "$(rss_kib) $rc $upd $EPOCHSECONDS"
 		sleep 0.25
@@ -170,8 +177,8 @@ flood_phase() {
 	wait_for 5 grep -q '^ok' "$dir/session.out"
 	wc -l <"$dir/agent.log" >"$dir/$name.log_start"
 	ip netns exec "$cli" timeout 300 "$sender" -i "$cli_if" --dst-mac "$srv_mac" \
-		--dst4 10.53.1.1 --dst6 fd53:1::1 --queries "$queries" --sources "$SOURCES" \
-		--seconds 240 >"$dir/$name.sent" 2>"$dir/$name.sender.err"
+		--dst4 "$srv4" --dst6 "$srv6" --src4 "${flood_src4%/*}" --src6 "${flood_src6%/*}" \
+		--queries "$queries" --sources "$SOURCES" --seconds 240 >"$dir/$name.sent" 2>"$dir/$name.sender.err"
 	echo "# $name: $(cat "$dir/$name.sent") $(cat "$dir/$name.sender.err")"
 	# Two summary intervals and one status interval for the counts to land.
 	sleep 6

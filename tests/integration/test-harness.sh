@@ -21,27 +21,27 @@ ns_link "$rtr" "$srv" 2 router || exit 1
 start_dnsmasq "$srv" >/dev/null || exit 1
 
 # --- servers answer: dnsmasq across the router, every transport ----------
-for server in 10.53.2.2 fd53:2::2; do
+for server in 198.51.100.34 2001:db8:53:2::2; do
 	for transport in +notcp +tcp; do
 		check "dnsmasq $server $transport A" \
 			dig_query "$cli" "$server" host.test.p53 A "$transport"
-		assert_eq "dnsmasq $server $transport A record" 10.53.0.53 \
+		assert_eq "dnsmasq $server $transport A record" 192.0.2.53 \
 			"$(ip netns exec "$cli" dig +short "@$server" host.test.p53 A "$transport" +time=1 +tries=1)"
 	done
-	assert_eq "dnsmasq $server AAAA record" fd53::53 \
+	assert_eq "dnsmasq $server AAAA record" 2001:db8:53::53 \
 		"$(ip netns exec "$cli" dig +short "@$server" host.test.p53 AAAA +time=1 +tries=1)"
 	assert_eq "dnsmasq $server TXT record" '"p53"' \
 		"$(ip netns exec "$cli" dig +short "@$server" host.test.p53 TXT +time=1 +tries=1)"
 done
-check "dnsmasq answers on the directly linked side" dig_query "$rtr" 10.53.2.2 host.test.p53
+check "dnsmasq answers on the directly linked side" dig_query "$rtr" 198.51.100.34 host.test.p53
 check_fails "dig_query fails on a missing name (NXDOMAIN)" \
-	dig_query "$cli" 10.53.2.2 nope.test.p53
+	dig_query "$cli" 198.51.100.34 nope.test.p53
 
 # --- unbound bound to one address only --------------------------------------
 start_unbound "$cli" 127.0.0.1 >/dev/null || exit 1
 check "unbound answers on 127.0.0.1 in its namespace" dig_query "$cli" 127.0.0.1 host.test.p53
 check "unbound answers AAAA over TCP" dig_query "$cli" 127.0.0.1 host.test.p53 AAAA +tcp
-check "unbound does not answer on the link address" dig_times_out "$rtr" 10.53.1.2 host.test.p53
+check "unbound does not answer on the link address" dig_times_out "$rtr" 198.51.100.18 host.test.p53
 check_fails "dig_times_out fails when an answer arrives" dig_times_out "$cli" 127.0.0.1 host.test.p53
 
 # --- polling ----------------------------------------------------------------

@@ -4,12 +4,13 @@
 # A cloud security group's policy mirrored on the host, against the real
 # kernel, a real dnsmasq and real dig, all inside network namespaces:
 #
-#   inet      10.53.1.2 --+
-#   (the internet)        +-- srv: dnsmasq :53, then `apply` and the agent
-#   internal  10.53.2.2 --+
+#   inet      198.51.100.18 --+
+#   (the internet)            +-- srv: dnsmasq :53, then `apply` and the agent
+#   internal  198.51.100.34 --+
 #   (the VPC)
 #
-# Each link also carries fd53:IDX::1 (srv) and fd53:IDX::2 (the client).
+# srv is 198.51.100.17 and .33; each link also carries 2001:db8:53:IDX::1
+# (srv) and 2001:db8:53:IDX::2 (the client): lib.sh's ns_link.
 # Tencent Cloud first, then the same checks for Alibaba Cloud, Huawei Cloud
 # and AWS exports, then the agent following an atomic replace of the file.
 . "$(dirname "$0")/lib.sh"
@@ -65,7 +66,7 @@ policy() {
 
 internal_only() {        # FILE: the VPC may resolve, the rest is refused
 	policy "$1" \
-		"$(entry 0 UDP 53 10.53.2.0/24 ACCEPT "internal clients")" \
+		"$(entry 0 UDP 53 198.51.100.32/28 ACCEPT "internal clients")" \
 		"$(entry 1 TCP 22 0.0.0.0/0 ACCEPT "ssh from anywhere")" \
 		"$(entry 2 ALL ALL 0.0.0.0/0 DROP "refuse the rest")"
 }
@@ -78,9 +79,9 @@ write_conf() {           # FILE POLICY [EXTRA LINES...]
 	for l in "$@"; do printf '%s\n' "$l" >>"$file"; done
 }
 
-internal_answered() { dig_query "$internal" 10.53.2.1 host.test.p53; }
-inet_answered() { dig_query "$inet" 10.53.1.1 host.test.p53; }
-inet_refused() { dig_times_out "$inet" 10.53.1.1 host.test.p53; }
+internal_answered() { dig_query "$internal" 198.51.100.33 host.test.p53; }
+inet_answered() { dig_query "$inet" 198.51.100.17 host.test.p53; }
+inet_refused() { dig_times_out "$inet" 198.51.100.17 host.test.p53; }
 
 internal_only "$dir/internal.json"
 write_conf "$dir/internal.conf" "$dir/internal.json"
@@ -113,7 +114,7 @@ p53g -c "$dir/internal.conf" apply --dry-run >"$dir/dry.nft" 2>"$dir/dry.err"
 assert_eq "dry run exits 0" 0 "$?"
 check "dry run is accepted by nft -c -f" ip netns exec "$srv" nft -c -f "$dir/dry.nft"
 check "dry run: the internal accept with its PolicyIndex" grep -qF \
-	'meta l4proto udp ip saddr 10.53.2.0/24 counter accept comment "cloud policy group 1 PolicyIndex 0: internal clients"' \
+	'meta l4proto udp ip saddr 198.51.100.32/28 counter accept comment "cloud policy group 1 PolicyIndex 0: internal clients"' \
 	"$dir/dry.nft"
 check "dry run: the policy's drop of 0.0.0.0/0" grep -qF \
 	'meta l4proto udp ip saddr 0.0.0.0/0 counter drop comment "cloud policy group 1 PolicyIndex 2: refuse the rest"' \
@@ -134,9 +135,9 @@ check "apply with the policy exits 0" p53g -c "$dir/internal.conf" apply
 check "internal client (accepted by PolicyIndex 0) is answered" internal_answered
 check "internet client (dropped by PolicyIndex 2) times out" inet_refused
 check "IPv6: no entry accepts it, so the implicit refuse applies (internal)" \
-	dig_times_out "$internal" fd53:2::1 host.test.p53
-check "IPv6: the internet client times out too" dig_times_out "$inet" fd53:1::1 host.test.p53
-check "TCP/53 is not refused (protocols = udp)" dig_query "$inet" 10.53.1.1 host.test.p53 +tcp
+	dig_times_out "$internal" 2001:db8:53:2::1 host.test.p53
+check "IPv6: the internet client times out too" dig_times_out "$inet" 2001:db8:53:1::1 host.test.p53
+check "TCP/53 is not refused (protocols = udp)" dig_query "$inet" 198.51.100.17 host.test.p53 +tcp
 check "loopback is still answered" dig_query "$srv" 127.0.0.1 host.test.p53
 check "nft lists the comment with PolicyIndex 0" grep -qF \
 	'comment "cloud policy group 1 PolicyIndex 0: internal clients"' <<<"$(listing)"
@@ -148,14 +149,14 @@ drop=$(p53g -c "$dir/internal.conf" apply --verify |
 assert_eq "the policy's drop counted the internet client's query" 1 "$drop"
 
 # The host's own allowlist comes first: it accepts what the policy drops.
-write_conf "$dir/allow.conf" "$dir/internal.json" "allow = 10.53.1.2"
+write_conf "$dir/allow.conf" "$dir/internal.json" "allow = 198.51.100.18"
 check "apply with an allowlist on top of the policy" p53g -c "$dir/allow.conf" apply
 check "allowlisted internet client is answered despite the policy's drop" inet_answered
 check "internal client still answered" internal_answered
 
 # Templates and other groups cannot be resolved here: skipped, with a warning.
 policy "$dir/tmpl.json" \
-	"$(entry 0 UDP 53 10.53.2.0/24 ACCEPT "internal clients")" \
+	"$(entry 0 UDP 53 198.51.100.32/28 ACCEPT "internal clients")" \
 	'{"PolicyIndex": 1, "Protocol": "UDP", "Port": "53", "AddressTemplate": {"AddressId": "ipm-9kq3vx1c", "AddressGroupId": ""}, "Action": "ACCEPT", "PolicyDescription": "partners"}' \
 	"$(entry 2 ALL ALL 0.0.0.0/0 DROP "refuse the rest")"
 write_conf "$dir/tmpl.conf" "$dir/tmpl.json"
@@ -195,8 +196,8 @@ check "agent: no policy_allows_public_dns for this policy" bash -c "! grep -q 'e
 
 # The internet client's /24 is accepted now.
 policy "$dir/agent/policy.json" \
-	"$(entry 0 UDP 53 10.53.2.0/24 ACCEPT "internal clients")" \
-	"$(entry 1 UDP 53 10.53.1.0/24 ACCEPT "partner network")" \
+	"$(entry 0 UDP 53 198.51.100.32/28 ACCEPT "internal clients")" \
+	"$(entry 1 UDP 53 198.51.100.16/28 ACCEPT "partner network")" \
 	"$(entry 2 ALL ALL 0.0.0.0/0 DROP "refuse the rest")"
 applied=$(log_count "$log" rules_applied)
 kill -HUP "$pid"
@@ -210,7 +211,7 @@ check "reload: nft lists the new entry" grep -qF 'comment "cloud policy group 1 
 # A malformed policy keeps the rules in place.
 kept=$(ip netns exec "$srv" nft -s list table inet port53guard)
 printf '{"Response": {"SecurityGroupPolicySet": {"Ingress": [%s]}}}\n' \
-	"$(entry 0 UDP 53-x 10.53.2.0/24 ACCEPT "typo")" >"$dir/agent/policy.json"
+	"$(entry 0 UDP 53-x 198.51.100.32/28 ACCEPT "typo")" >"$dir/agent/policy.json"
 kill -HUP "$pid"
 check "malformed reload: rules_invalid names the field" wait_for 5 log_has "$log" rules_invalid \
 	'ingress entry 1 (PolicyIndex 0): Port \\"53-x\\": not a port, range or list'
@@ -228,7 +229,7 @@ kill -HUP "$pid"
 check "public policy: policy_allows_public_dns logged" wait_for 5 log_has "$log" policy_allows_public_dns \
 	'proto=udp source=0.0.0.0/0 provider=tencent group=1 group_id="" entry=2 policy_index=1 rule_id="" description="DNS for everybody"'
 check "public policy: mirrored faithfully, the internet client is answered" wait_for 5 inet_answered
-check "public policy: IPv6 still refused (no ::/0 accept)" dig_times_out "$inet" fd53:1::1 host.test.p53
+check "public policy: IPv6 still refused (no ::/0 accept)" dig_times_out "$inet" 2001:db8:53:1::1 host.test.p53
 n=$(log_count "$log" policy_allows_public_dns)
 kill -HUP "$pid"
 check "public policy: logged again on the next reload" wait_for 5 bash -c \
@@ -267,10 +268,10 @@ alibaba_policy() {       # FILE [EXTRA PERMISSION...]
 	   "SourceCidrIp": "0.0.0.0/0", "Ipv6SourceCidrIp": "", "SourceGroupId": "", "SourcePrefixListId": "",
 	   "Policy": "Drop", "Priority": 10, "Description": "同优先级拒绝优先", "NicType": "intranet"},
 	  {"SecurityGroupRuleId": "sgr-a4", "Direction": "ingress", "IpProtocol": "UDP", "PortRange": "1/65535",
-	   "SourceCidrIp": "10.53.2.0/24", "Ipv6SourceCidrIp": "", "SourceGroupId": "", "SourcePrefixListId": "",
+	   "SourceCidrIp": "198.51.100.32/28", "Ipv6SourceCidrIp": "", "SourceGroupId": "", "SourcePrefixListId": "",
 	   "Policy": "Accept", "Priority": 1, "Description": "VPC 内网客户端", "NicType": "intranet"},
 	  {"SecurityGroupRuleId": "sgr-a5", "Direction": "ingress", "IpProtocol": "UDP", "PortRange": "53/53",
-	   "SourceCidrIp": "", "Ipv6SourceCidrIp": "fd53:2::/64", "SourceGroupId": "", "SourcePrefixListId": "",
+	   "SourceCidrIp": "", "Ipv6SourceCidrIp": "2001:db8:53:2::/64", "SourceGroupId": "", "SourcePrefixListId": "",
 	   "Policy": "Accept", "Priority": 1, "Description": "VPC IPv6", "NicType": "intranet"},
 	  {"SecurityGroupRuleId": "sgr-a6", "Direction": "ingress", "IpProtocol": "TCP", "PortRange": "22/22",
 	   "SourceCidrIp": "0.0.0.0/0", "Ipv6SourceCidrIp": "", "SourceGroupId": "", "SourcePrefixListId": "",
@@ -298,8 +299,8 @@ huawei_policy() {        # FILE
 		huawei_rule 9f0e1d2c-0000-4000-8000-000000000001 null null IPv4 '"0.0.0.0/0"' deny 100 "拒绝其他 IPv4"; printf ',\n'
 		huawei_rule 9f0e1d2c-0000-4000-8000-000000000002 '"udp"' '"53"' IPv4 '"0.0.0.0/0"' allow 10 "误开放"; printf ',\n'
 		huawei_rule 9f0e1d2c-0000-4000-8000-000000000003 '"udp"' '"53,5353"' IPv4 '"0.0.0.0/0"' deny 10 "同优先级拒绝优先"; printf ',\n'
-		huawei_rule 9f0e1d2c-0000-4000-8000-000000000004 '"udp"' '"22,23-30,53"' IPv4 '"10.53.2.0/24"' allow 1 "VPC 内网"; printf ',\n'
-		huawei_rule 9f0e1d2c-0000-4000-8000-000000000005 '""' '""' IPv6 '"fd53:2::/64"' allow 1 "VPC IPv6"; printf ',\n'
+		huawei_rule 9f0e1d2c-0000-4000-8000-000000000004 '"udp"' '"22,23-30,53"' IPv4 '"198.51.100.32/28"' allow 1 "VPC 内网"; printf ',\n'
+		huawei_rule 9f0e1d2c-0000-4000-8000-000000000005 '""' '""' IPv6 '"2001:db8:53:2::/64"' allow 1 "VPC IPv6"; printf ',\n'
 		huawei_rule 9f0e1d2c-0000-4000-8000-000000000006 null null IPv6 null deny 100 "拒绝其他 IPv6"; printf ',\n'
 		huawei_rule 9f0e1d2c-0000-4000-8000-000000000007 null null IPv4 null allow 1 "同组互通" \
 			'"0a4e1bc8-5a1b-4e8b-9b38-0f2b8e8c3c5f"'; printf ',\n'
@@ -318,8 +319,8 @@ aws_policy() {           # FILE [EXTRA IPRANGE...]
 	 {"Description": "dns", "GroupName": "dns", "GroupId": "sg-0a1b2c3d4e5f60718", "OwnerId": "123456789012",
 	  "VpcId": "vpc-0123456789abcdef0", "IpPermissions": [
 	   {"FromPort": 53, "ToPort": 53, "IpProtocol": "udp",
-	    "IpRanges": [{"CidrIp": "10.53.2.0/24", "Description": "VPC 内网"}$extra],
-	    "Ipv6Ranges": [{"CidrIpv6": "fd53:2::/64", "Description": "VPC IPv6"}],
+	    "IpRanges": [{"CidrIp": "198.51.100.32/28", "Description": "VPC 内网"}$extra],
+	    "Ipv6Ranges": [{"CidrIpv6": "2001:db8:53:2::/64", "Description": "VPC IPv6"}],
 	    "PrefixListIds": [{"PrefixListId": "pl-0123456789abcdef0", "Description": "partners"}], "UserIdGroupPairs": []},
 	   {"FromPort": 22, "ToPort": 22, "IpProtocol": "tcp", "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "SSH"}],
 	    "Ipv6Ranges": [], "PrefixListIds": [], "UserIdGroupPairs": []}],
@@ -327,14 +328,14 @@ aws_policy() {           # FILE [EXTRA IPRANGE...]
 	   "PrefixListIds": [], "UserIdGroupPairs": []}]},
 	 {"Description": "monitoring", "GroupName": "monitoring", "GroupId": "sg-0b2c3d4e5f6071829",
 	  "OwnerId": "123456789012", "VpcId": "vpc-0123456789abcdef0", "IpPermissions": [
-	   {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "198.51.100.0/24", "Description": "monitoring"}],
+	   {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "203.0.113.0/24", "Description": "monitoring"}],
 	    "Ipv6Ranges": [], "PrefixListIds": [], "UserIdGroupPairs": []}], "IpPermissionsEgress": []}]}
 	EOF
 	mv "$file.tmp" "$file"
 }
 
-internal6_answered() { dig_query "$internal" fd53:2::1 host.test.p53; }
-inet6_refused() { dig_times_out "$inet" fd53:1::1 host.test.p53; }
+internal6_answered() { dig_query "$internal" 2001:db8:53:2::1 host.test.p53; }
+inet6_refused() { dig_times_out "$inet" 2001:db8:53:1::1 host.test.p53; }
 
 # provider_checks NAME SUMMARY DRY_RULE OUT_OF_SCOPE: check-config, the dry
 # run and real traffic for the export in $dir/NAME.json.
@@ -399,7 +400,7 @@ assert_eq "huawei: priority order, deny before allow at priority 10" \
 aws_policy "$dir/aws.json"
 provider_checks aws \
 	"# policy_file: 2 security groups, 5 ingress entries: 3 rules for port 53, 1 out of scope, 1 skipped" \
-	'meta l4proto udp ip saddr 10.53.2.0/24 counter accept comment "cloud policy group 1 permission 1: VPC 内网"' \
+	'meta l4proto udp ip saddr 198.51.100.32/28 counter accept comment "cloud policy group 1 permission 1: VPC 内网"' \
 	"# out of scope: AWS group 1 (sg-0a1b2c3d4e5f60718), permission 2, IpRanges 1: TCP:22 from 0.0.0.0/0 ACCEPT (SSH)"
 
 # Errors name the provider, the group, the rule and the field.
@@ -420,7 +421,7 @@ write_conf "$dir/huawei-bad.conf" "$dir/huawei-bad.json"
 p53g -c "$dir/huawei-bad.conf" check-config >/dev/null 2>"$dir/huawei-bad.err"
 assert_eq "huawei: check-config with a prefix of the wrong family exits 1" 1 "$?"
 assert_eq "huawei: the error names provider, group, rule id, field and value" \
-	"port53guard: invalid policy: $dir/huawei-bad.json: Huawei Cloud group 1 (0a4e1bc8-5a1b-4e8b-9b38-0f2b8e8c3c5f), rule 5 (priority 1, id 9f0e1d2c-0000-4000-8000-000000000005): remote_ip_prefix \"fd53:2::/64\": not IPv4, as its ethertype IPv4 says" \
+	"port53guard: invalid policy: $dir/huawei-bad.json: Huawei Cloud group 1 (0a4e1bc8-5a1b-4e8b-9b38-0f2b8e8c3c5f), rule 5 (priority 1, id 9f0e1d2c-0000-4000-8000-000000000005): remote_ip_prefix \"2001:db8:53:2::/64\": not IPv4, as its ethertype IPv4 says" \
 	"$(cat "$dir/huawei-bad.err")"
 sed 's/"FromPort": 22, "ToPort": 22/"FromPort": 22, "ToPort": 2/' "$dir/aws.json" >"$dir/aws-bad.json"
 write_conf "$dir/aws-bad.conf" "$dir/aws-bad.json"
@@ -459,7 +460,7 @@ check "watch: internet refused (the tie)" inet_refused
 check "watch: VPC answered" internal_answered
 applied=$(log_count "$log" rules_applied)
 # Configuration management: a new file beside it, renamed over it.
-aws_policy "$dir/watch/policy.json" '{"CidrIp": "10.53.1.0/24", "Description": "合作伙伴"}'
+aws_policy "$dir/watch/policy.json" '{"CidrIp": "198.51.100.16/28", "Description": "合作伙伴"}'
 check "watch: policy_changed logged for the rename" wait_for 5 log_has "$log" policy_changed "change=replaced"
 check "watch: policy_loaded for the new provider, with the file's SHA-256" wait_for 5 log_has "$log" policy_loaded \
 	"format=aws version=\"\" hash=$(sha256sum <"$dir/watch/policy.json" | cut -d' ' -f1) groups=2 entries=5 rules=4 out_of_scope=1 skipped=1"

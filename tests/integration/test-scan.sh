@@ -185,7 +185,7 @@ check "table: the IPv6-only socket shows as [::]" grep -Eq '^tcp +\[::\] +53 +pu
 # --- TCP only, bound to a device, and a hostile process name -----------------
 # A veth pair with both ends inside: a host-internal interface.
 ip -n "$tcp" link add p53va type veth peer name p53vb && ip -n "$tcp" link set p53va up &&
-	ip -n "$tcp" addr add 10.53.99.1/24 dev p53va || exit 1
+	ip -n "$tcp" addr add 203.0.113.99/24 dev p53va || exit 1
 tpid=$(py_listen "$tcp" tcp "
 open('/proc/self/comm', 'wb').write(b'p53\\x1b[2J\"tcp')
 def tcp(addr, dev=None):
@@ -196,7 +196,7 @@ def tcp(addr, dev=None):
     s.bind((addr, 53))
     s.listen()
     return s
-t, d, v = tcp('0.0.0.0'), tcp('10.53.99.1', b'lo'), tcp('0.0.0.0', b'p53va')
+t, d, v = tcp('0.0.0.0'), tcp('203.0.113.99', b'lo'), tcp('0.0.0.0', b'p53va')
 ") || exit 1
 rc=$(scan "$tcp" "$conf_ns_no")
 assert_eq "TCP only: exit code 3" 3 "$rc"
@@ -204,7 +204,7 @@ assert_eq "TCP only: no UDP listener" 0 "$(q '[.listeners[] | select(.proto == "
 assert_eq "TCP only: wildcard public; bound to lo: local; bound to a veth: bridge" \
 	"0.0.0.0 - public
 0.0.0.0 p53va bridge
-10.53.99.1 lo local" \
+203.0.113.99 lo local" \
 	"$(q '.listeners[] | "\(.address) \(.device // "-") \(.exposure)"' | sort)"
 assert_eq "TCP only: verdict" "1 public listener on port 53: TCP:53 is offered to the network" "$(q .verdict)"
 assert_eq "hostile comm: escaped in JSON" 'p53\x1b[2J\"tcp' \
@@ -221,9 +221,9 @@ assert_eq "after exit: no listeners" 0 "$(q '.listeners | length')"
 
 # --- clients are not listeners -----------------------------------------------
 py_listen "$cli" cli "
-c = socket(AF_INET, SOCK_DGRAM); c.bind(('10.53.1.2', 53)); c.connect(('10.53.1.1', 53))
-e = socket(AF_INET, SOCK_DGRAM); e.connect(('10.53.1.1', 53))
-k = socket(AF_INET, SOCK_STREAM); k.connect(('10.53.1.1', 53))
+c = socket(AF_INET, SOCK_DGRAM); c.bind(('198.51.100.18', 53)); c.connect(('198.51.100.17', 53))
+e = socket(AF_INET, SOCK_DGRAM); e.connect(('198.51.100.17', 53))
+k = socket(AF_INET, SOCK_STREAM); k.connect(('198.51.100.17', 53))
 " >/dev/null || exit 1
 check "clients: the kernel has a UDP socket on local port 53, connected to :53" \
 	test "$(ip netns exec "$cli" ss -Hun state established 'sport = :53 and dport = :53' | wc -l)" = 1

@@ -34,7 +34,7 @@ srv=$(ns_add srv)
 cli=$(ns_add cli)
 res=$(ns_add res)
 ns_link "$srv" "$cli" 1
-ns_link "$srv" "$res" 2        # srv 10.53.2.1, the resolver 10.53.2.2
+ns_link "$srv" "$res" 2        # srv 198.51.100.33, the resolver 198.51.100.34
 dns_srv=$(start_dnsmasq "$srv")
 dns_res=$(start_dnsmasq "$res")
 dir=$P53_TMP/security
@@ -80,10 +80,10 @@ def udp1053(addr):
     fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_DGRAM); s.settimeout(1)
     s.sendto(b"ping", (addr, 1053)); assert s.recv(64) == b"ping", "bad echo"; s.close()
-probes = {"tcp22": lambda: tcp22("10.53.1.1"), "tcp22v6": lambda: tcp22("fd53:1::1"),
-          "udp1053": lambda: udp1053("10.53.1.1"), "udp1053v6": lambda: udp1053("fd53:1::1"),
+probes = {"tcp22": lambda: tcp22("198.51.100.17"), "tcp22v6": lambda: tcp22("2001:db8:53:1::1"),
+          "udp1053": lambda: udp1053("198.51.100.17"), "udp1053v6": lambda: udp1053("2001:db8:53:1::1"),
           "dns_loopback": lambda: dns("127.0.0.1"), "dns_loopback6": lambda: dns("::1"),
-          "dns_outgoing": lambda: dns("10.53.2.2"), "dns_outgoing6": lambda: dns("fd53:2::2")}
+          "dns_outgoing": lambda: dns("198.51.100.34"), "dns_outgoing6": lambda: dns("2001:db8:53:2::2")}
 end = time.time() + 600
 with open(out, "w", buffering=1) as f:
     while not os.path.exists(stop) and time.time() < end:
@@ -123,20 +123,20 @@ phase_ok() {
 # ---- enforce ------------------------------------------------------------------
 conf=$(agent_conf "$dir/enf" '[rules]' 'table_owner = no')
 pid=$(agent_start "$srv" "$conf" "$dir/enf.log")
-check "enforce: inbound DNS is refused (the rules are live)" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "enforce: inbound DNS is refused (the rules are live)" dig_times_out "$cli" 198.51.100.17 host.test.p53
 phase_ok "enforce"
 
 # ---- reload -------------------------------------------------------------------
 printf 'protocols = udp,tcp\n' >>"$conf"
 kill -HUP "$pid"
 check "reload applied (UDP and TCP refused)" wait_for 5 log_has "$dir/enf.log" rules_applied 'reason=reload .*protocols=udp,tcp'
-check "reload: inbound DNS over TCP is refused too" dig_times_out "$cli" 10.53.1.1 host.test.p53 +tcp
+check "reload: inbound DNS over TCP is refused too" dig_times_out "$cli" 198.51.100.17 host.test.p53 +tcp
 phase_ok "reload"
 
 # ---- drift repair -------------------------------------------------------------
 ip netns exec "$srv" nft delete table inet port53guard
 check "drift: the table is restored" wait_for 2 log_has "$dir/enf.log" rules_restored
-check "drift: inbound DNS is refused again" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "drift: inbound DNS is refused again" dig_times_out "$cli" 198.51.100.17 host.test.p53
 phase_ok "drift repair"
 
 # ---- SIGKILL --------------------------------------------------------------------
@@ -149,7 +149,7 @@ ip netns exec "$srv" "$PORT53GUARD" -c "$conf" remove >/dev/null
 aconf=$(agent_conf "$dir/auto" '[agent]' 'mode = auto')
 pid=$(agent_start "$srv" "$aconf" "$dir/auto.log")
 check "auto: the public dnsmasq triggers enforcement" wait_for 5 log_has "$dir/auto.log" enforcement_started
-check "auto: inbound DNS is refused" dig_times_out "$cli" 10.53.1.1 host.test.p53
+check "auto: inbound DNS is refused" dig_times_out "$cli" 198.51.100.17 host.test.p53
 phase_ok "auto after trigger"
 agent_stop "$pid"
 ip netns exec "$srv" "$PORT53GUARD" -c "$aconf" remove >/dev/null

@@ -71,17 +71,17 @@ vg_finish() {
 }
 
 # ---- enforce: apply, capture, drift repair, reload, SIGTERM -------------------
-conf=$(agent_conf "$dir/enforce" '[rules]' 'allow = 10.53.9.0/24' 'table_owner = no')
+conf=$(agent_conf "$dir/enforce" '[rules]' 'allow = 198.51.100.144/28' 'table_owner = no')
 vg_start enforce "$conf"
 check "enforce: rules applied" log_has "$dir/enforce.log" rules_applied 'reason=start'
 check "enforce: capture running" log_has "$dir/enforce.log" capture_started
-check "enforce: the internet client is refused" dig_times_out "$cli" 10.53.1.1 host.test.p53
-send_query "$cli" 10.53.1.1 "b'evil\\n\\x1b[2Jname'"
-send_query "$cli" fd53:1::1 "b'v6'"
-check "enforce: the queries are reported" wait_for 15 log_has "$dir/enforce.log" dns_queries 'src=fd53:1::2 '
+check "enforce: the internet client is refused" dig_times_out "$cli" 198.51.100.17 host.test.p53
+send_query "$cli" 198.51.100.17 "b'evil\\n\\x1b[2Jname'"
+send_query "$cli" 2001:db8:53:1::1 "b'v6'"
+check "enforce: the queries are reported" wait_for 15 log_has "$dir/enforce.log" dns_queries 'src=2001:db8:53:1::2 '
 ip netns exec "$srv" nft delete table inet port53guard
 check "enforce: drift repaired" wait_for 15 log_has "$dir/enforce.log" rules_restored
-sed -i 's|^allow = .*|allow = 10.53.9.0/24, fd53:9::/64|' "$conf"
+sed -i 's|^allow = .*|allow = 198.51.100.144/28, 2001:db8:53:9::/64|' "$conf"
 printf 'protocols = udp,tcp\n' >>"$conf"
 kill -HUP "$VG_PID"
 check "enforce: reload applied" wait_for 20 log_has "$dir/enforce.log" rules_applied 'reason=reload .*protocols=udp,tcp'
@@ -96,11 +96,11 @@ ip netns exec "$srv" "$bin" -c "$conf" remove >/dev/null
 # dnsmasq on the veth address only: no public listener to trigger auto mode.
 kill "$dpid"
 wait_for 5 bash -c "! ip netns exec $srv ss -lnu | grep -q ':53 '"
-start_dnsmasq "$srv" --bind-interfaces --listen-address=127.0.0.1,10.53.1.1 >/dev/null
+start_dnsmasq "$srv" --bind-interfaces --listen-address=127.0.0.1,198.51.100.17 >/dev/null
 conf=$(agent_conf "$dir/auto" '[agent]' 'mode = auto' '[rules]' 'keep_on_stop = no')
 vg_start auto "$conf"
 check "auto: no rules before a trigger" test "$(table_count "$srv")" = 0
-dig_query "$cli" 10.53.1.1 host.test.p53 >/dev/null
+dig_query "$cli" 198.51.100.17 host.test.p53 >/dev/null
 check "auto: the query triggers enforcement" wait_for 20 log_has "$dir/auto.log" enforcement_started
 kill -TERM "$VG_PID"
 vg_finish auto

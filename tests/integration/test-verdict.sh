@@ -37,7 +37,7 @@ reload_with() {
 }
 
 # ---- allow = 192.0.2.0/24, protocols = udp: the public TCP:53 is open ------
-conf=$(agent_conf "$dir/a" '[rules]' 'allow = 192.0.2.0/24, 10.53.2.0/24' 'protocols = udp')
+conf=$(agent_conf "$dir/a" '[rules]' 'allow = 192.0.2.0/24, 198.51.100.32/28' 'protocols = udp')
 log=$dir/a.log
 pid=$(agent_start "$srv" "$conf" "$log") || exit 1
 assert_eq "protocols=udp with a public TCP listener: status exits 3" 3 "$(status_code "$srv" "$conf")"
@@ -66,15 +66,15 @@ assert_eq "config reload outcome is a boolean" true "$(sj .config.last_reload_su
 assert_eq "capture error is null when running" null "$(sj '.capture.error | type')"
 
 # ---- protocols = udp,tcp: compliant, exit 0, since kept -------------------------
-reload_with '[rules]' 'allow = 192.0.2.0/24, 10.53.2.0/24' 'protocols = udp, tcp'
+reload_with '[rules]' 'allow = 192.0.2.0/24, 198.51.100.32/28' 'protocols = udp, tcp'
 assert_eq "protocols=udp,tcp: status exits 0" 0 "$(status_code "$srv" "$conf")"
 assert_eq "state compliant" compliant "$(sj .verdict.state)"
 assert_eq "no findings" 0 "$(sj '.verdict.findings | length')"
 check "compliance_changed notice (better)" grep -q ' notice event=compliance_changed state=compliant previous=not_compliant' "$log"
-check "outside TCP query refused now" dig_times_out "$cli" 10.53.1.1 host.test.p53 +tcp
+check "outside TCP query refused now" dig_times_out "$cli" 198.51.100.17 host.test.p53 +tcp
 
 # ---- a broad allow entry: allow_broad, at risk ----------------------------------
-reload_with '[rules]' 'allow = 192.0.2.0/24, 10.53.2.0/24, 192.0.0.0/7' 'protocols = udp, tcp'
+reload_with '[rules]' 'allow = 192.0.2.0/24, 198.51.100.32/28, 192.0.0.0/7' 'protocols = udp, tcp'
 assert_eq "allow 192.0.0.0/7: status exits 3" 3 "$(status_code "$srv" "$conf")"
 assert_eq "the finding is allow_broad" allow_broad "$(codes)"
 assert_eq "state at_risk" at_risk "$(sj .verdict.state)"
@@ -103,8 +103,8 @@ ip netns exec "$srv" prometheus-node-exporter --web.listen-address=127.0.0.1:915
 	--collector.textfile.directory="$dir/a/metrics" >"$dir/node_exporter.log" 2>&1 &
 register_pid $!
 for i in 1 2 3; do
-	dig_query "$cli" 10.53.1.1 "q$i.test.p53" >/dev/null
-	dig_query "$alw" 10.53.2.1 host.test.p53 >/dev/null
+	dig_query "$cli" 198.51.100.17 "q$i.test.p53" >/dev/null
+	dig_query "$alw" 198.51.100.33 host.test.p53 >/dev/null
 done
 sleep 5.5       # one status interval: the counters are written
 ip netns exec "$srv" curl -fsS --retry 20 --retry-connrefused --retry-delay 1 \
@@ -178,7 +178,7 @@ assert_eq "scan --json: compliance object" not_compliant \
 ip netns exec "$srv" "$PG" -c "$uconf" remove >/dev/null
 
 # ---- an exempt interface that carries the default route --------------------------
-ip -n "$srv" route add default via 10.53.1.2
+ip -n "$srv" route add default via 198.51.100.18
 conf=$(agent_conf "$dir/x" '[rules]' "exempt_interfaces = $(link_if 1 a)" 'protocols = udp, tcp')
 log=$dir/x.log
 pid=$(agent_start "$srv" "$conf" "$log") || exit 1

@@ -7,17 +7,20 @@
  * resolves no neighbour, the frames go straight to the peer's MAC.
  *
  *   flood-sender -i IFACE --dst-mac MAC --dst4 A.B.C.D [--dst6 X::Y]
- *                [--queries N] [--sources N] [--src4 A.B.0.0] [--src6 X:Y:Z::]
+ *                [--queries N] [--sources N] [--src4 A.B.C.0] [--src6 X:Y:Z::]
  *                [--pps N] [--seconds N]
  *
- * Source k (0 <= k < --sources) is IPv4 src4 + k while k < 65536, then
- * IPv6 src6 + (k - 65536) spread over /64s (src6 is a /48): with the
- * defaults, 65,536 IPv4 and 54,464 IPv6 sources. Queries go to the sources
+ * Source k (0 <= k < --sources) is IPv4 src4 + k while k < 256 (src4 is a
+ * /24), then IPv6 src6 + (k - 256) spread over /64s (src6 is a /48): with
+ * the defaults, 256 IPv4 sources (203.0.113.0/24) and 119,744 IPv6 ones
+ * (2001:db8:100::/48). The documentation ranges hold only three IPv4 /24s,
+ * so the many sources are IPv6 ones. Queries go to the sources
  * round robin, with 1,024 different names and A, AAAA, MX and TXT types;
  * every checksum is right, so nothing is dropped for being malformed.
  * Prints one line: sent, distinct sources of each family, seconds and rate.
- * It refuses addresses outside 10.0.0.0/8 and fd00::/8: the test must
- * never be able to aim it at anything but its own namespaces.
+ * It refuses addresses outside the documentation ranges (192.0.2.0/24,
+ * 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32): the test must never be
+ * able to aim it at anything but its own namespaces.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,7 +42,7 @@
 #define BATCH 64
 #define FRAME_MAX 256
 #define N_NAMES 1024
-#define V4_SOURCES_MAX 65536u
+#define V4_SOURCES_MAX 256u
 
 struct opts {
 	const char *ifname;
@@ -117,7 +120,7 @@ static void source_addr(const struct opts *o, uint64_t k, bool *v6, struct in_ad
 	}
 	k -= V4_SOURCES_MAX;
 	*a6 = o->src6;
-	/* fd53:100:0:MMHH::1LL (k = HHMMLL): 256 addresses per /64, and the
+	/* 2001:db8:100:MMHH::1LL (k = HHMMLL): 256 addresses per /64, and the
 	 * middle byte of k picks the /56, so the traffic tables' /56 folding
 	 * sees hundreds of networks too. */
 	a6->s6_addr[6] = (uint8_t)(k >> 8);
@@ -283,15 +286,20 @@ static bool parse_u64(const char *s, uint64_t *ret)
 	return true;
 }
 
-/* Private test ranges only: 10.0.0.0/8 and fd00::/8. */
-static bool private4(const struct in_addr *a)
+/* Documentation ranges only: 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24
+ * (RFC 5737) and 2001:db8::/32 (RFC 3849). */
+static bool doc4(const struct in_addr *a)
 {
-	return (ntohl(a->s_addr) >> 24) == 10;
+	uint32_t net = ntohl(a->s_addr) >> 8;
+
+	return net == 0xc00002 || net == 0xc63364 || net == 0xcb0071;
 }
 
-static bool private6(const struct in6_addr *a)
+static bool doc6(const struct in6_addr *a)
 {
-	return a->s6_addr[0] == 0xfd;
+	static const uint8_t pfx[4] = { 0x20, 0x01, 0x0d, 0xb8 };
+
+	return memcmp(a->s6_addr, pfx, sizeof(pfx)) == 0;
 }
 
 static void usage(FILE *f)
@@ -315,8 +323,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	int c;
 
 	*o = (struct opts){ .queries = 1000000, .sources = 120000 };
-	inet_pton(AF_INET, "10.100.0.0", &o->src4);
-	inet_pton(AF_INET6, "fd53:100::", &o->src6);
+	inet_pton(AF_INET, "203.0.113.0", &o->src4);
+	inet_pton(AF_INET6, "2001:db8:100::", &o->src6);
 	while ((c = getopt_long(argc, argv, "i:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'i': o->ifname = optarg; break;
@@ -343,14 +351,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return -EINVAL;
 	}
 	if (o->sources > V4_SOURCES_MAX && !o->have_dst6) {
-		fputs("flood-sender: more than 65536 sources needs --dst6\n", stderr);
+		fputs("flood-sender: more than 256 sources needs --dst6\n", stderr);
 		return -EINVAL;
 	}
-	/* The 16-bit IPv4 index and 24-bit IPv6 index must stay inside the ranges. */
-	if ((ntohl(o->src4.s_addr) & 0xffff) || o->sources > V4_SOURCES_MAX + (1u << 24) ||
-	    !private4(&o->src4) || !private4(&o->dst4) ||
-	    (o->have_dst6 && (!private6(&o->src6) || !private6(&o->dst6)))) {
-		fputs("flood-sender: addresses must be in 10.0.0.0/8 (src4 a /16) and fd00::/8\n", stderr);
+	/* The 8-bit IPv4 index and 24-bit IPv6 index must stay inside the ranges. */
+	if ((ntohl(o->src4.s_addr) & 0xff) || o->sources > V4_SOURCES_MAX + (1u << 24) ||
+	    !doc4(&o->src4) || !doc4(&o->dst4) ||
+	    (o->have_dst6 && (!doc6(&o->src6) || !doc6(&o->dst6)))) {
+		fputs("flood-sender: addresses must be in the documentation ranges 192.0.2.0/24,\n"
+		      "  198.51.100.0/24, 203.0.113.0/24 (src4 a whole /24) and 2001:db8::/32\n", stderr);
 		return -EINVAL;
 	}
 	return 0;
