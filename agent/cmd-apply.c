@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,13 @@ int cmd_apply(struct cli_ctx *ctx, int argc, char **argv)
 
 	if (r >= 0)
 		return r;
+	/* A large allowlist passes through several arrays as large as itself
+	 * (the file, the entries, the ranges, their read-back); first touches
+	 * of fresh pages cost more than the work on them, so freed memory is
+	 * kept in the heap for the next array instead of being unmapped. A
+	 * one-shot command: nothing is held for long. */
+	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 	if (cli_load_config(ctx, &c) < 0)
 		return EXIT_ERROR;
 	r = rulesconf_build_policy(c, &rs, &pol, err, sizeof(err));

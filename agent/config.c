@@ -1036,11 +1036,20 @@ static int cmp_cidr_ptr(const void *a, const void *b)
  * entry that completed the cover. Returns 1, 0 or -ENOMEM. */
 static int allow_covers_all(const struct config *c, int family, size_t *last)
 {
-	const struct cidr **v = calloc(c->n_allow ? c->n_allow : 1, sizeof(*v));
+	const struct cidr **v;
 	size_t len = family == AF_INET ? 4 : 16, n = 0;
 	uint8_t next[16] = { 0 };
+	bool from_zero = false;
 	int r = 0;
 
+	/* A cover starts with an entry holding the first address, i.e. one
+	 * whose address is all zeros: without one there is nothing to sort
+	 * (the usual case, and a long list costs a sort otherwise). */
+	for (size_t i = 0; i < c->n_allow && !from_zero; i++)
+		from_zero = c->allow[i].family == family && memcmp(c->allow[i].addr, next, len) == 0;
+	if (!from_zero)
+		return 0;
+	v = calloc(c->n_allow ? c->n_allow : 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_allow; i++)

@@ -1554,12 +1554,28 @@ static int read_names(struct nft_handle *h, struct nft_live_set *ls)
 	return r;
 }
 
-/* An address set's elements straight from the messages into keys: a
- * 50,000-range set is 100,000 elements, and parsing them through libnftnl
- * costs an allocation or three each, most of a no-op apply's time. */
+/* An address set's elements straight from the messages: a 50,000-range
+ * set is 100,000 elements, and parsing them through libnftnl costs an
+ * allocation or three each, most of a no-op apply's time.
+ *
+ * The kernel dumps an interval set in key order, highest first (its
+ * rbtree walks down from the top), so the ranges are made as the elements
+ * arrive, with no array of keys and no sort: fresh memory is much of the
+ * cost on a large set. A start key runs to one below the key before it in
+ * the dump, whatever that is (or to the top when it is the first); end
+ * keys only close. That is what keys_to_ranges() makes of the same keys
+ * sorted. Keys in any other order, a repeated key, or an element that
+ * carries its own range end (KEY_END) make the dump be read again the
+ * general way: every key kept, then sorted. */
 struct keys_sink {
-	struct key *keys;
-	size_t n, cap, len;
+	size_t len;                     /* key bytes: 4 or 16 */
+	bool full;                      /* the general way */
+	bool need_full;                 /* the stream met what it cannot follow */
+	struct key *keys;               /* full: every element */
+	struct ruleset_range *ranges;   /* stream: the ranges, highest first */
+	size_t n, cap;
+	uint8_t prev[16];               /* stream: the last key seen */
+	bool has_prev;
 };
 
 /* The value inside an NFTA_SET_ELEM_KEY or _KEY_END nest; false when
@@ -1577,29 +1593,18 @@ static bool data_value(const struct nlattr *nest, size_t len, uint8_t *out)
 	return false;
 }
 
-static int keys_elem(const struct nlattr *elem, struct keys_sink *k)
+static void key_parse(const struct nlattr *elem, size_t len, struct key *key)
 {
 	const struct nlattr *a;
-	struct key *key;
 
-	if (k->n == k->cap) {
-		size_t cap = k->cap * 2 + 256;
-
-		key = realloc(k->keys, cap * sizeof(*key));
-		if (!key)
-			return -ENOMEM;
-		k->keys = key;
-		k->cap = cap;
-	}
-	key = &k->keys[k->n++];
 	memset(key, 0, sizeof(*key));
 	mnl_attr_for_each_nested(a, elem) {
 		switch (mnl_attr_get_type(a)) {
 		case NFTA_SET_ELEM_KEY:
-			data_value(a, k->len, key->k);
+			data_value(a, len, key->k);
 			break;
 		case NFTA_SET_ELEM_KEY_END:
-			key->has_end = data_value(a, k->len, key->k_end);
+			key->has_end = data_value(a, len, key->k_end);
 			break;
 		case NFTA_SET_ELEM_FLAGS:
 			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
@@ -1607,7 +1612,69 @@ static int keys_elem(const struct nlattr *elem, struct keys_sink *k)
 			break;
 		}
 	}
+}
+
+static int sink_room(struct keys_sink *k)
+{
+	size_t cap = k->cap * 2 + 256;
+	void *p;
+
+	if (k->n < k->cap)
+		return 0;
+	p = k->full ? realloc(k->keys, cap * sizeof(*k->keys)) : realloc(k->ranges, cap * sizeof(*k->ranges));
+	if (!p)
+		return -ENOMEM;
+	if (k->full)
+		k->keys = p;
+	else
+		k->ranges = p;
+	k->cap = cap;
 	return 0;
+}
+
+static int stream_key(struct keys_sink *k, const struct key *key)
+{
+	struct ruleset_range *r;
+	int err;
+
+	if (k->need_full)
+		return 0;               /* read again the general way */
+	if (key->has_end || (k->has_prev && memcmp(key->k, k->prev, k->len) >= 0)) {
+		k->need_full = true;
+		return 0;
+	}
+	if (!key->end) {
+		err = sink_room(k);
+		if (err < 0)
+			return err;
+		r = &k->ranges[k->n++];
+		memset(r, 0, sizeof(*r));
+		memcpy(r->start, key->k, k->len);
+		if (k->has_prev) {
+			memcpy(r->end, k->prev, k->len);
+			key_dec(r->end, k->len);
+		} else {
+			memset(r->end, 0xff, k->len);
+		}
+	}
+	memcpy(k->prev, key->k, k->len);
+	k->has_prev = true;
+	return 0;
+}
+
+static int keys_elem(const struct nlattr *elem, struct keys_sink *k)
+{
+	struct key key;
+	int r;
+
+	if (!k->full) {
+		key_parse(elem, k->len, &key);
+		return stream_key(k, &key);
+	}
+	r = sink_room(k);
+	if (r == 0)
+		key_parse(elem, k->len, &k->keys[k->n++]);
+	return r;
 }
 
 static int keys_cb(const struct nlmsghdr *nlh, void *data)
@@ -1633,7 +1700,37 @@ static int keys_cb(const struct nlmsghdr *nlh, void *data)
 
 static void keys_reset(void *arg)
 {
-	((struct keys_sink *)arg)->n = 0;
+	struct keys_sink *k = arg;
+
+	k->n = 0;
+	k->need_full = k->has_prev = false;
+}
+
+/* The sink's ranges, ascending and normalised, into ls. */
+static int sink_ranges(struct keys_sink *k, struct nft_live_set *ls, int family)
+{
+	size_t m;
+
+	if (k->n == 0)
+		return 0;
+	if (k->full) {
+		ls->ranges = calloc(k->n + 1, sizeof(*ls->ranges));
+		if (!ls->ranges)
+			return -ENOMEM;
+		m = keys_to_ranges(k->keys, k->n, k->len, ls->ranges);
+	} else {
+		for (size_t i = 0, j = k->n - 1; i < j; i++, j--) {
+			struct ruleset_range t = k->ranges[i];
+
+			k->ranges[i] = k->ranges[j];
+			k->ranges[j] = t;
+		}
+		ls->ranges = k->ranges;
+		k->ranges = NULL;
+		m = k->n;
+	}
+	ls->n_ranges = ruleset_normalize(ls->ranges, m, family);
+	return 0;
 }
 
 static int read_elems(struct nft_handle *h, struct nft_live_set *ls)
@@ -1641,10 +1738,8 @@ static int read_elems(struct nft_handle *h, struct nft_live_set *ls)
 	char buf[512] = { 0 };      /* padding is sent as is */
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nlmsghdr *nlh = req_hdr(buf, NFT_MSG_GETSETELEM, true);
-	size_t len = ls->key_len == 4 ? 4 : 16, n = 0;
 	int family = ls->key_len == 4 ? AF_INET : AF_INET6;
-	struct key *keys = NULL;
-	struct keys_sink sink = { .len = len };
+	struct keys_sink sink = { .len = ls->key_len == 4 ? 4 : 16 };
 	int r = -ENOMEM;
 
 	if (ls->key_type == NFT_TYPE_IFNAME) {
@@ -1656,17 +1751,17 @@ static int read_elems(struct nft_handle *h, struct nft_live_set *ls)
 		goto out;
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	r = talk_retry(h, nlh, keys_cb, &sink, keys_reset, &sink);
-	keys = sink.keys;
-	n = sink.n;
-	if (r == 0 && n) {
-		ls->ranges = calloc(n + 1, sizeof(*ls->ranges));
-		r = ls->ranges ? 0 : -ENOMEM;
+	if (r == 0 && sink.need_full) {
+		/* The general way, for what our own tables never hold. */
+		free(sink.ranges);
+		sink = (struct keys_sink){ .len = sink.len, .full = true };
+		r = talk_retry(h, nlh, keys_cb, &sink, keys_reset, &sink);
 	}
-	if (r == 0 && n)
-		ls->n_ranges = ruleset_normalize(ls->ranges, keys_to_ranges(keys, n, len, ls->ranges),
-						 family);
+	if (r == 0)
+		r = sink_ranges(&sink, ls, family);
 out:
-	free(keys);
+	free(sink.keys);
+	free(sink.ranges);
 	nftnl_set_free(s);
 	return r;
 }
