@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "nft.h"
+#include "nft-internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,6 +70,14 @@ static void errf(char *buf, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, len, fmt, ap);
 	va_end(ap);
+}
+
+/* mnl_nlmsg_ok() compares the length as a signed int: a header claiming
+ * 4 GiB less a byte passes, and aligns to 0, so a loop over such a
+ * message never ends. */
+static bool msg_ok(const struct nlmsghdr *nlh, int left)
+{
+	return mnl_nlmsg_ok(nlh, left) && nlh->nlmsg_len <= (uint32_t)left;
 }
 
 static const char *or_else(const char *s, const char *fallback)
@@ -978,7 +987,7 @@ static int read_acks(struct nft_handle *h, struct batch *b, char *errbuf, size_t
 			return r;
 		}
 		left = (int)n;
-		for (const struct nlmsghdr *nlh = (void *)h->rbuf; mnl_nlmsg_ok(nlh, left);
+		for (const struct nlmsghdr *nlh = (void *)h->rbuf; msg_ok(nlh, left);
 		     nlh = mnl_nlmsg_next(nlh, &left))
 			take_ack(nlh, &a);
 	}
@@ -1086,6 +1095,40 @@ int nft_apply(struct nft_handle *h, const struct ruleset *rs, unsigned flags, ch
 	if (flags & NFT_APPLY_PERSIST)
 		a.table_flags |= NFT_TABLE_F_PERSIST;
 	return run_batch(h, fill_apply, &a, errbuf, errlen);
+}
+
+static int read_table(struct nft_handle *h, struct nft_live *live);
+
+static int fill_adopt(struct batch *b, const void *arg)
+{
+	return put_table(b, NFT_MSG_NEWTABLE, 0, RULESET_TABLE, arg);
+}
+
+int nft_adopt(struct nft_handle *h, uint64_t handle, char *errbuf, size_t errlen)
+{
+	static const uint32_t flags = NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST;
+	struct nft_live after = { 0 };
+	int r;
+
+	/* An existing table only has its flags updated: for an orphan (persist
+	 * without owner) the kernel makes this socket the owner and keeps
+	 * everything else, counters included (Linux 6.9). A table deleted
+	 * meanwhile would be created anew, empty: the read below tells. */
+	r = run_batch(h, fill_adopt, &flags, errbuf, errlen);
+	if (r < 0)
+		return r;
+	r = read_table(h, &after);
+	if (r < 0) {
+		errf(errbuf, errlen, "reading table inet %s after taking it over: %s", RULESET_TABLE,
+		     strerror(-r));
+		return r;
+	}
+	if (after.table_handle != handle || !(after.table_flags & NFT_TABLE_F_OWNER) ||
+	    after.table_owner != nft_portid(h)) {
+		errf(errbuf, errlen, "table inet %s was replaced while it was taken over", RULESET_TABLE);
+		return -ESTALE;
+	}
+	return 0;
 }
 
 static int fill_remove(struct batch *b, const void *arg)
@@ -1217,7 +1260,7 @@ static int nl_talk(struct nft_handle *h, struct nlmsghdr *req, reply_cb cb, void
 		if (n < 0)
 			return -errno;
 		left = (int)n;
-		for (const struct nlmsghdr *nlh = (void *)h->rbuf; mnl_nlmsg_ok(nlh, left);
+		for (const struct nlmsghdr *nlh = (void *)h->rbuf; msg_ok(nlh, left);
 		     nlh = mnl_nlmsg_next(nlh, &left)) {
 			if (nlh->nlmsg_seq != seq)
 				continue;       /* a late answer to an earlier request */
@@ -1287,6 +1330,9 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 	if (nftnl_table_nlmsg_parse(nlh, t) == 0) {
 		live->table_flags = nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS);
 		live->table_handle = nftnl_table_get_u64(t, NFTNL_TABLE_HANDLE);
+		/* Only a table with an owner carries the owner's port id. */
+		live->table_owner = nftnl_table_is_set(t, NFTNL_TABLE_OWNER) ?
+				    nftnl_table_get_u32(t, NFTNL_TABLE_OWNER) : 0;
 	}
 	nftnl_table_free(t);
 	return 0;
@@ -1762,7 +1808,8 @@ static int read_elems(struct nft_handle *h, struct nft_live_set *ls)
 out:
 	free(sink.keys);
 	free(sink.ranges);
-	nftnl_set_free(s);
+	if (s)
+		nftnl_set_free(s);
 	return r;
 }
 
@@ -1837,6 +1884,33 @@ struct rules_ctx {
 	size_t *n;
 };
 
+/* Whether every expression of the rule has a name, NUL-terminated:
+ * libnftnl reads the name without checking it is there (a NULL
+ * dereference), and the message is no more trusted than any other. */
+static bool exprs_named(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a, *e, *x;
+
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(struct nfgenmsg))
+		return false;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) != NFTA_RULE_EXPRESSIONS)
+			continue;
+		mnl_attr_for_each_nested(e, a) {
+			bool named = false;
+
+			if (mnl_attr_get_type(e) != NFTA_LIST_ELEM)
+				continue;       /* libnftnl refuses the rule */
+			mnl_attr_for_each_nested(x, e)
+				if (mnl_attr_get_type(x) == NFTA_EXPR_NAME)
+					named = mnl_attr_validate(x, MNL_TYPE_NUL_STRING) == 0;
+			if (!named)
+				return false;
+		}
+	}
+	return true;
+}
+
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
@@ -1846,7 +1920,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (!r)
 		return -ENOMEM;
-	if (nftnl_rule_nlmsg_parse(nlh, r) < 0 ||
+	if (!exprs_named(nlh) || nftnl_rule_nlmsg_parse(nlh, r) < 0 ||
 	    strcmp(or_else(nftnl_rule_get_str(r, NFTNL_RULE_TABLE), ""), RULESET_TABLE) != 0 ||
 	    strcmp(or_else(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), ""), c->chain) != 0)
 		goto out;
@@ -1891,6 +1965,125 @@ static int read_rules(struct nft_handle *h, const char *chain, struct nft_live_r
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
 	return talk_retry(h, nlh, rule_cb, &c, rules_reset, &c);
+}
+
+/* ---- parsing without a socket (nft-internal.h) ---------------------------- */
+
+/* Per set: its elements through both paths, or its names. */
+struct feed_set {
+	struct keys_sink stream, full;
+	struct nftnl_set *names;
+};
+
+static int feed_elems(const struct nlmsghdr *nlh, struct nft_live_set *ls, struct feed_set *f)
+{
+	int r;
+
+	if (ls->key_type == NFT_TYPE_IFNAME) {
+		if (!f->names && !(f->names = nftnl_set_alloc()))
+			return -ENOMEM;
+		return elems_cb(nlh, &f->names);
+	}
+	r = keys_cb(nlh, &f->stream);
+	return r ? r : keys_cb(nlh, &f->full);
+}
+
+/* The set's ranges the way read_elems() makes them, and whether the
+ * stream would have been used and agrees with the general way. */
+static int feed_finish(struct nft_live_set *ls, struct feed_set *f, bool *agree)
+{
+	int family = ls->key_len == 4 ? AF_INET : AF_INET6;
+	struct nft_live_set general = { 0 };
+	int r;
+
+	if (ls->key_type == NFT_TYPE_IFNAME)
+		return f->names ? collect_names(f->names, ls) : 0;
+	r = sink_ranges(&f->full, &general, family);
+	if (r == 0 && !f->stream.need_full) {
+		r = sink_ranges(&f->stream, ls, family);
+		if (r == 0 && (ls->n_ranges != general.n_ranges ||
+			       (ls->n_ranges && memcmp(ls->ranges, general.ranges,
+						       ls->n_ranges * sizeof(*ls->ranges)) != 0)))
+			*agree = false;
+		free(general.ranges);
+	} else if (r == 0) {
+		ls->ranges = general.ranges;
+		ls->n_ranges = general.n_ranges;
+	}
+	return r;
+}
+
+int nft_parse_dump(const void *buf, size_t len, struct nft_live **ret, bool *paths_agree)
+{
+	struct nft_live *live = calloc(1, sizeof(*live));
+	struct feed_set *fs = NULL;
+	struct rules_ctx dns = { .chain = RULESET_CHAIN_DNS }, ingress = { .chain = RULESET_CHAIN };
+	int left = len > INT_MAX ? INT_MAX : (int)len, r = 0;
+
+	*paths_agree = true;
+	if (!live)
+		return -ENOMEM;
+	dns.rules = &live->rules;
+	dns.n = &live->n_rules;
+	ingress.rules = &live->ingress;
+	ingress.n = &live->n_ingress;
+	for (const struct nlmsghdr *nlh = buf; r == 0 && msg_ok(nlh, left);
+	     nlh = mnl_nlmsg_next(nlh, &left)) {
+		size_t had = live->n_sets;
+
+		switch (NFNL_MSG_TYPE(nlh->nlmsg_type)) {
+		case NFT_MSG_NEWTABLE:
+			r = table_cb(nlh, live);
+			break;
+		case NFT_MSG_NEWCHAIN:
+			r = chain_cb(nlh, live);
+			break;
+		case NFT_MSG_NEWSET:
+			r = set_cb(nlh, live);
+			if (r == 0 && live->n_sets > had) {
+				struct feed_set *f = realloc(fs, live->n_sets * sizeof(*fs));
+				struct nft_live_set *ls = &live->sets[had];
+
+				if (!f) {
+					r = -ENOMEM;
+					break;
+				}
+				fs = f;
+				fs[had] = (struct feed_set){
+					.stream = { .len = ls->key_len == 4 ? 4 : 16 },
+					.full = { .len = ls->key_len == 4 ? 4 : 16, .full = true },
+				};
+			}
+			break;
+		case NFT_MSG_NEWSETELEM:
+			/* A dump holds one set's elements: they go to the last set. */
+			if (live->n_sets)
+				r = feed_elems(nlh, &live->sets[live->n_sets - 1], &fs[live->n_sets - 1]);
+			break;
+		case NFT_MSG_NEWRULE:
+			r = rule_cb(nlh, &dns);
+			if (r == 0)
+				r = rule_cb(nlh, &ingress);
+			break;
+		}
+	}
+	for (size_t i = 0; i < live->n_sets; i++) {
+		if (r == 0)
+			r = feed_finish(&live->sets[i], &fs[i], paths_agree);
+		free(fs[i].stream.ranges);
+		free(fs[i].stream.keys);
+		free(fs[i].full.ranges);
+		free(fs[i].full.keys);
+		if (fs[i].names)        /* nftnl_set_free() takes no NULL */
+			nftnl_set_free(fs[i].names);
+	}
+	free(fs);
+	if (r < 0) {
+		nft_live_free(live);
+		return r;
+	}
+	*ret = live;
+	return 0;
 }
 
 static bool has_chain(const struct nft_live *live, const char *name)
@@ -1978,6 +2171,12 @@ void nft_live_free(struct nft_live *live)
 	free(live->sets);
 	free(live->chains);
 	free(live);
+}
+
+unsigned nft_live_flags(const struct nft_live *live)
+{
+	return (live->table_flags & NFT_TABLE_F_OWNER ? NFT_APPLY_OWNER : 0) |
+	       (live->table_flags & NFT_TABLE_F_PERSIST ? NFT_APPLY_PERSIST : 0);
 }
 
 const struct nft_live_rule *nft_live_find_rule(const struct nft_live *live, const char *comment)
