@@ -1236,6 +1236,367 @@ int nft_table_flags_supported(struct nft_handle *h, unsigned *ret_flags, char *e
 	return 0;
 }
 
+/* ---- checking messages before libnftnl parses them -------------------- */
+
+/* libnftnl takes the kernel's messages as well-formed: an attribute of the
+ * wrong size makes it print "nf_tables kernel ABI is broken" and exit()
+ * the process, a missing expression name is a NULL dereference, and names
+ * are copied with strdup() whether or not they end. Nothing from another
+ * process is trusted that far, so every message is checked first against
+ * the attribute types libnftnl's own parsers expect (strings must end in
+ * a NUL); one that fails is a protocol error, never a crash. Policies are
+ * indexed by attribute type; 0 (MNL_TYPE_UNSPEC) is not checked. */
+typedef uint8_t policy_t;
+
+static const policy_t table_policy[NFTA_TABLE_MAX + 1] = {
+	[NFTA_TABLE_NAME] = MNL_TYPE_NUL_STRING, [NFTA_TABLE_HANDLE] = MNL_TYPE_U64,
+	[NFTA_TABLE_FLAGS] = MNL_TYPE_U32, [NFTA_TABLE_USE] = MNL_TYPE_U32,
+	[NFTA_TABLE_OWNER] = MNL_TYPE_U32, [NFTA_TABLE_USERDATA] = MNL_TYPE_BINARY,
+};
+static const policy_t chain_policy[NFTA_CHAIN_MAX + 1] = {
+	[NFTA_CHAIN_NAME] = MNL_TYPE_NUL_STRING, [NFTA_CHAIN_TABLE] = MNL_TYPE_NUL_STRING,
+	[NFTA_CHAIN_TYPE] = MNL_TYPE_NUL_STRING, [NFTA_CHAIN_HOOK] = MNL_TYPE_NESTED,
+	[NFTA_CHAIN_COUNTERS] = MNL_TYPE_NESTED, [NFTA_CHAIN_POLICY] = MNL_TYPE_U32,
+	[NFTA_CHAIN_USE] = MNL_TYPE_U32, [NFTA_CHAIN_FLAGS] = MNL_TYPE_U32,
+	[NFTA_CHAIN_ID] = MNL_TYPE_U32, [NFTA_CHAIN_HANDLE] = MNL_TYPE_U64,
+	[NFTA_CHAIN_USERDATA] = MNL_TYPE_BINARY,
+};
+static const policy_t hook_policy[NFTA_HOOK_MAX + 1] = {
+	[NFTA_HOOK_HOOKNUM] = MNL_TYPE_U32, [NFTA_HOOK_PRIORITY] = MNL_TYPE_U32,
+	[NFTA_HOOK_DEV] = MNL_TYPE_NUL_STRING, [NFTA_HOOK_DEVS] = MNL_TYPE_NESTED,
+};
+static const policy_t counter_policy[NFTA_COUNTER_MAX + 1] = {
+	[NFTA_COUNTER_BYTES] = MNL_TYPE_U64, [NFTA_COUNTER_PACKETS] = MNL_TYPE_U64,
+};
+static const policy_t set_policy[NFTA_SET_MAX + 1] = {
+	[NFTA_SET_TABLE] = MNL_TYPE_NUL_STRING, [NFTA_SET_NAME] = MNL_TYPE_NUL_STRING,
+	[NFTA_SET_HANDLE] = MNL_TYPE_U64, [NFTA_SET_FLAGS] = MNL_TYPE_U32,
+	[NFTA_SET_KEY_TYPE] = MNL_TYPE_U32, [NFTA_SET_KEY_LEN] = MNL_TYPE_U32,
+	[NFTA_SET_DATA_TYPE] = MNL_TYPE_U32, [NFTA_SET_DATA_LEN] = MNL_TYPE_U32,
+	[NFTA_SET_ID] = MNL_TYPE_U32, [NFTA_SET_POLICY] = MNL_TYPE_U32,
+	[NFTA_SET_GC_INTERVAL] = MNL_TYPE_U32, [NFTA_SET_USERDATA] = MNL_TYPE_BINARY,
+	[NFTA_SET_TIMEOUT] = MNL_TYPE_U64, [NFTA_SET_DESC] = MNL_TYPE_NESTED,
+	[NFTA_SET_EXPR] = MNL_TYPE_NESTED, [NFTA_SET_EXPRESSIONS] = MNL_TYPE_NESTED,
+};
+static const policy_t desc_policy[NFTA_SET_DESC_MAX + 1] = {
+	[NFTA_SET_DESC_SIZE] = MNL_TYPE_U32, [NFTA_SET_DESC_CONCAT] = MNL_TYPE_NESTED,
+};
+static const policy_t elem_list_policy[NFTA_SET_ELEM_LIST_MAX + 1] = {
+	[NFTA_SET_ELEM_LIST_TABLE] = MNL_TYPE_NUL_STRING, [NFTA_SET_ELEM_LIST_SET] = MNL_TYPE_NUL_STRING,
+	[NFTA_SET_ELEM_LIST_ELEMENTS] = MNL_TYPE_NESTED,
+};
+static const policy_t elem_policy[NFTA_SET_ELEM_MAX + 1] = {
+	[NFTA_SET_ELEM_FLAGS] = MNL_TYPE_U32, [NFTA_SET_ELEM_TIMEOUT] = MNL_TYPE_U64,
+	[NFTA_SET_ELEM_EXPIRATION] = MNL_TYPE_U64, [NFTA_SET_ELEM_KEY] = MNL_TYPE_NESTED,
+	[NFTA_SET_ELEM_KEY_END] = MNL_TYPE_NESTED, [NFTA_SET_ELEM_DATA] = MNL_TYPE_NESTED,
+	[NFTA_SET_ELEM_EXPR] = MNL_TYPE_NESTED, [NFTA_SET_ELEM_EXPRESSIONS] = MNL_TYPE_NESTED,
+	[NFTA_SET_ELEM_USERDATA] = MNL_TYPE_BINARY,
+};
+static const policy_t rule_policy[NFTA_RULE_MAX + 1] = {
+	[NFTA_RULE_TABLE] = MNL_TYPE_NUL_STRING, [NFTA_RULE_CHAIN] = MNL_TYPE_NUL_STRING,
+	[NFTA_RULE_HANDLE] = MNL_TYPE_U64, [NFTA_RULE_COMPAT] = MNL_TYPE_NESTED,
+	[NFTA_RULE_POSITION] = MNL_TYPE_U64, [NFTA_RULE_USERDATA] = MNL_TYPE_BINARY,
+	[NFTA_RULE_ID] = MNL_TYPE_U32, [NFTA_RULE_POSITION_ID] = MNL_TYPE_U32,
+	[NFTA_RULE_EXPRESSIONS] = MNL_TYPE_NESTED,
+};
+static const policy_t compat_policy[NFTA_RULE_COMPAT_MAX + 1] = {
+	[NFTA_RULE_COMPAT_PROTO] = MNL_TYPE_U32, [NFTA_RULE_COMPAT_FLAGS] = MNL_TYPE_U32,
+};
+static const policy_t expr_policy[NFTA_EXPR_MAX + 1] = {
+	[NFTA_EXPR_NAME] = MNL_TYPE_NUL_STRING, [NFTA_EXPR_DATA] = MNL_TYPE_NESTED,
+};
+
+/* The expressions port53guard writes, with the types libnftnl checks in
+ * each. A rule holding any other kind is not handed to libnftnl: it reads
+ * as a rule that cannot be ours (rule_cb), which compares as a difference. */
+static const policy_t meta_policy[NFTA_META_MAX + 1] = {
+	[NFTA_META_KEY] = MNL_TYPE_U32, [NFTA_META_DREG] = MNL_TYPE_U32, [NFTA_META_SREG] = MNL_TYPE_U32,
+};
+static const policy_t cmp_policy[NFTA_CMP_MAX + 1] = {
+	[NFTA_CMP_SREG] = MNL_TYPE_U32, [NFTA_CMP_OP] = MNL_TYPE_U32, [NFTA_CMP_DATA] = MNL_TYPE_BINARY,
+};
+static const policy_t payload_policy[NFTA_PAYLOAD_MAX + 1] = {
+	[NFTA_PAYLOAD_SREG] = MNL_TYPE_U32, [NFTA_PAYLOAD_DREG] = MNL_TYPE_U32,
+	[NFTA_PAYLOAD_BASE] = MNL_TYPE_U32, [NFTA_PAYLOAD_OFFSET] = MNL_TYPE_U32,
+	[NFTA_PAYLOAD_LEN] = MNL_TYPE_U32, [NFTA_PAYLOAD_CSUM_TYPE] = MNL_TYPE_U32,
+	[NFTA_PAYLOAD_CSUM_OFFSET] = MNL_TYPE_U32, [NFTA_PAYLOAD_CSUM_FLAGS] = MNL_TYPE_U32,
+};
+static const policy_t lookup_policy[NFTA_LOOKUP_MAX + 1] = {
+	[NFTA_LOOKUP_SREG] = MNL_TYPE_U32, [NFTA_LOOKUP_DREG] = MNL_TYPE_U32,
+	[NFTA_LOOKUP_SET_ID] = MNL_TYPE_U32, [NFTA_LOOKUP_FLAGS] = MNL_TYPE_U32,
+	[NFTA_LOOKUP_SET] = MNL_TYPE_NUL_STRING,
+};
+static const policy_t fib_policy[NFTA_FIB_MAX + 1] = {
+	[NFTA_FIB_RESULT] = MNL_TYPE_U32, [NFTA_FIB_DREG] = MNL_TYPE_U32, [NFTA_FIB_FLAGS] = MNL_TYPE_U32,
+};
+static const policy_t immediate_policy[NFTA_IMMEDIATE_MAX + 1] = {
+	[NFTA_IMMEDIATE_DREG] = MNL_TYPE_U32, [NFTA_IMMEDIATE_DATA] = MNL_TYPE_BINARY,
+};
+static const policy_t bitwise_policy[NFTA_BITWISE_MAX + 1] = {
+	[NFTA_BITWISE_SREG] = MNL_TYPE_U32, [NFTA_BITWISE_DREG] = MNL_TYPE_U32,
+	[NFTA_BITWISE_OP] = MNL_TYPE_U32, [NFTA_BITWISE_LEN] = MNL_TYPE_U32,
+	[NFTA_BITWISE_MASK] = MNL_TYPE_BINARY, [NFTA_BITWISE_XOR] = MNL_TYPE_BINARY,
+	[NFTA_BITWISE_DATA] = MNL_TYPE_BINARY,
+};
+
+#define POLICY(p) p, sizeof(p) / sizeof((p)[0])
+
+static const struct {
+	const char *name;
+	const policy_t *policy;
+	size_t n;
+} expr_kinds[] = {
+	{ "meta", POLICY(meta_policy) },       { "cmp", POLICY(cmp_policy) },
+	{ "payload", POLICY(payload_policy) }, { "lookup", POLICY(lookup_policy) },
+	{ "fib", POLICY(fib_policy) },         { "counter", POLICY(counter_policy) },
+	{ "immediate", POLICY(immediate_policy) }, { "bitwise", POLICY(bitwise_policy) },
+};
+
+/* Every attribute from a up to end whose type the policy names has that
+ * type. */
+static bool attrs_ok(const struct nlattr *a, const struct nlattr *end, const policy_t *policy, size_t n)
+{
+	for (; mnl_attr_ok(a, (int)((const char *)end - (const char *)a)); a = mnl_attr_next(a)) {
+		uint16_t t = mnl_attr_get_type(a);
+
+		if (t < n && policy[t] && mnl_attr_validate(a, (enum mnl_attr_data_type)policy[t]) < 0)
+			return false;
+	}
+	return true;
+}
+
+static const struct nlattr *nest_first(const struct nlattr *nest)
+{
+	return mnl_attr_get_payload(nest);
+}
+
+static const struct nlattr *nest_end(const struct nlattr *nest)
+{
+	return (const void *)((const char *)nest + nest->nla_len);
+}
+
+#define NEST_OK(nest, p) attrs_ok(nest_first(nest), nest_end(nest), POLICY(p))
+
+static bool msg_attrs_ok(const struct nlmsghdr *nlh, const policy_t *policy, size_t n)
+{
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(struct nfgenmsg))
+		return false;
+	return attrs_ok(mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg)),
+			(const void *)((const char *)nlh + nlh->nlmsg_len), policy, n);
+}
+
+/* A data register (NFTA_DATA_*): libnftnl copies a value into a fixed
+ * buffer without always checking its length (16 bytes is the longest key
+ * of ours: an IPv6 address, an interface name), and reads a verdict's
+ * code, and a jump's chain, from an array it never clears, so both must
+ * be there. */
+#define DATA_VALUE_MAX 16
+
+static bool data_ok(const struct nlattr *nest)
+{
+	const struct nlattr *a, *v;
+
+	if (mnl_attr_validate(nest, MNL_TYPE_NESTED) < 0)
+		return false;
+	mnl_attr_for_each_nested(a, nest) {
+		const struct nlattr *code = NULL, *chain = NULL;
+
+		if (mnl_attr_get_type(a) == NFTA_DATA_VALUE && mnl_attr_get_payload_len(a) > DATA_VALUE_MAX)
+			return false;
+		if (mnl_attr_get_type(a) != NFTA_DATA_VERDICT)
+			continue;
+		if (mnl_attr_validate(a, MNL_TYPE_NESTED) < 0)
+			return false;
+		mnl_attr_for_each_nested(v, a) {
+			if (mnl_attr_get_type(v) == NFTA_VERDICT_CODE)
+				code = v;
+			else if (mnl_attr_get_type(v) == NFTA_VERDICT_CHAIN)
+				chain = v;
+		}
+		if (!code || mnl_attr_validate(code, MNL_TYPE_U32) < 0 ||
+		    (chain && mnl_attr_validate(chain, MNL_TYPE_NUL_STRING) < 0))
+			return false;
+		if (!chain && ((int32_t)ntohl(mnl_attr_get_u32(code)) == NFT_JUMP ||
+			       (int32_t)ntohl(mnl_attr_get_u32(code)) == NFT_GOTO))
+			return false;
+	}
+	return true;
+}
+
+/* 1: an expression libnftnl parses safely, 0: well-formed but of a kind
+ * not checked here, -1: malformed. */
+static int expr_ok(const struct nlattr *e)
+{
+	const struct nlattr *a, *name = NULL, *data = NULL;
+
+	if (!NEST_OK(e, expr_policy))
+		return -1;
+	mnl_attr_for_each_nested(a, e) {
+		if (mnl_attr_get_type(a) == NFTA_EXPR_NAME)
+			name = a;
+		else if (mnl_attr_get_type(a) == NFTA_EXPR_DATA)
+			data = a;
+	}
+	if (!name)
+		return -1;
+	for (size_t i = 0; i < sizeof(expr_kinds) / sizeof(expr_kinds[0]); i++) {
+		if (strcmp(mnl_attr_get_str(name), expr_kinds[i].name) != 0)
+			continue;
+		if (data && !attrs_ok(nest_first(data), nest_end(data), expr_kinds[i].policy, expr_kinds[i].n))
+			return -1;
+		/* Every nest an expression of ours holds is a data register. */
+		mnl_attr_for_each_nested(a, data ? data : e)
+			if (data && mnl_attr_get_type(a) < expr_kinds[i].n &&
+			    expr_kinds[i].policy[mnl_attr_get_type(a)] == MNL_TYPE_BINARY && !data_ok(a))
+				return -1;
+		return 1;
+	}
+	return 0;
+}
+
+/* The same for a list of expressions (NFTA_LIST_ELEM each), or for one
+ * expression when single. */
+static int exprs_ok(const struct nlattr *nest, bool single)
+{
+	const struct nlattr *e;
+	int worst = 1, r;
+
+	if (single)
+		return expr_ok(nest);
+	mnl_attr_for_each_nested(e, nest) {
+		if (mnl_attr_get_type(e) != NFTA_LIST_ELEM || mnl_attr_validate(e, MNL_TYPE_NESTED) < 0)
+			return -1;
+		r = expr_ok(e);
+		if (r < worst)
+			worst = r;
+	}
+	return worst;
+}
+
+static bool table_msg_ok(const struct nlmsghdr *nlh)
+{
+	return msg_attrs_ok(nlh, POLICY(table_policy));
+}
+
+static bool chain_msg_ok(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a;
+
+	if (!msg_attrs_ok(nlh, POLICY(chain_policy)))
+		return false;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if ((mnl_attr_get_type(a) == NFTA_CHAIN_HOOK && !NEST_OK(a, hook_policy)) ||
+		    (mnl_attr_get_type(a) == NFTA_CHAIN_COUNTERS && !NEST_OK(a, counter_policy)))
+			return false;
+	}
+	return true;
+}
+
+/* A set's description: its size, and the length of each concatenated
+ * field (a list of nests of u32). */
+static bool desc_ok(const struct nlattr *desc)
+{
+	const struct nlattr *a, *f, *x;
+
+	if (!NEST_OK(desc, desc_policy))
+		return false;
+	mnl_attr_for_each_nested(a, desc) {
+		if (mnl_attr_get_type(a) != NFTA_SET_DESC_CONCAT)
+			continue;
+		mnl_attr_for_each_nested(f, a) {
+			if (mnl_attr_validate(f, MNL_TYPE_NESTED) < 0)
+				return false;
+			mnl_attr_for_each_nested(x, f)
+				if (mnl_attr_validate(x, MNL_TYPE_U32) < 0)
+					return false;
+		}
+	}
+	return true;
+}
+
+static bool set_msg_ok(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a;
+
+	if (!msg_attrs_ok(nlh, POLICY(set_policy)))
+		return false;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		uint16_t t = mnl_attr_get_type(a);
+
+		if ((t == NFTA_SET_DESC && !desc_ok(a)) ||
+		    (t == NFTA_SET_EXPR && exprs_ok(a, true) < 1) ||
+		    (t == NFTA_SET_EXPRESSIONS && exprs_ok(a, false) < 1))
+			return false;
+	}
+	return true;
+}
+
+/* libnftnl keeps an element's attributes, and a list's, up to type
+ * NFTA_SET_MAX in arrays sized for fewer: a type above theirs would be
+ * written past the end of the stack array. */
+static bool elems_msg_ok(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a, *e, *x;
+
+	if (!msg_attrs_ok(nlh, POLICY(elem_list_policy)))
+		return false;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) > NFTA_SET_ELEM_LIST_MAX)
+			return false;
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		mnl_attr_for_each_nested(e, a) {
+			if (mnl_attr_validate(e, MNL_TYPE_NESTED) < 0 || !NEST_OK(e, elem_policy))
+				return false;
+			mnl_attr_for_each_nested(x, e) {
+				uint16_t t = mnl_attr_get_type(x);
+
+				if (t > NFTA_SET_ELEM_MAX)
+					return false;
+
+				if ((t == NFTA_SET_ELEM_EXPR && exprs_ok(x, true) < 1) ||
+				    (t == NFTA_SET_ELEM_EXPRESSIONS && exprs_ok(x, false) < 1) ||
+				    ((t == NFTA_SET_ELEM_KEY || t == NFTA_SET_ELEM_KEY_END ||
+				      t == NFTA_SET_ELEM_DATA) && !data_ok(x)))
+					return false;
+			}
+		}
+	}
+	return true;
+}
+
+/* 1: libnftnl may parse the rule, 0: well-formed but holding an
+ * expression of a kind not checked here, -1: malformed. */
+static int rule_msg_ok(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a;
+	int worst = 1, r;
+
+	if (!msg_attrs_ok(nlh, POLICY(rule_policy)))
+		return -1;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		uint16_t t = mnl_attr_get_type(a);
+
+		if (t == NFTA_RULE_COMPAT && !NEST_OK(a, compat_policy))
+			return -1;
+		if (t == NFTA_RULE_EXPRESSIONS && (r = exprs_ok(a, false)) < worst)
+			worst = r;
+	}
+	return worst;
+}
+
+/* A string attribute of the message, when it is NUL-terminated. */
+static const char *msg_str(const struct nlmsghdr *nlh, uint16_t type)
+{
+	const struct nlattr *a;
+	const char *s = NULL;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == type)
+			s = mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0 ? mnl_attr_get_str(a) : NULL;
+	return s;
+}
+
 /* ---- reading ------------------------------------------------------------ */
 
 typedef int (*reply_cb)(const struct nlmsghdr *nlh, void *data);
@@ -1327,6 +1688,10 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (!t)
 		return -ENOMEM;
+	if (!table_msg_ok(nlh)) {
+		nftnl_table_free(t);
+		return -EPROTO;
+	}
 	if (nftnl_table_nlmsg_parse(nlh, t) == 0) {
 		live->table_flags = nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS);
 		live->table_handle = nftnl_table_get_u64(t, NFTNL_TABLE_HANDLE);
@@ -1368,6 +1733,10 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (!c)
 		return -ENOMEM;
+	if (!chain_msg_ok(nlh)) {
+		r = -EPROTO;
+		goto out;
+	}
 	if (nftnl_chain_nlmsg_parse(nlh, c) < 0 ||
 	    strcmp(or_else(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), ""), RULESET_TABLE) != 0)
 		goto out;
@@ -1416,6 +1785,10 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (!s)
 		return -ENOMEM;
+	if (!set_msg_ok(nlh)) {
+		r = -EPROTO;
+		goto out;
+	}
 	if (nftnl_set_nlmsg_parse(nlh, s) < 0 ||
 	    strcmp(or_else(nftnl_set_get_str(s, NFTNL_SET_TABLE), ""), RULESET_TABLE) != 0)
 		goto out;
@@ -1462,6 +1835,8 @@ static int read_sets(struct nft_handle *h, struct nft_live *live)
 
 static int elems_cb(const struct nlmsghdr *nlh, void *data)
 {
+	if (!elems_msg_ok(nlh))
+		return -EPROTO;
 	return nftnl_set_elems_nlmsg_parse(nlh, *(struct nftnl_set **)data) < 0 ? -EPROTO : 0;
 }
 
@@ -1884,57 +2259,46 @@ struct rules_ctx {
 	size_t *n;
 };
 
-/* Whether every expression of the rule has a name, NUL-terminated:
- * libnftnl reads the name without checking it is there (a NULL
- * dereference), and the message is no more trusted than any other. */
-static bool exprs_named(const struct nlmsghdr *nlh)
-{
-	const struct nlattr *a, *e, *x;
-
-	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(struct nfgenmsg))
-		return false;
-	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
-		if (mnl_attr_get_type(a) != NFTA_RULE_EXPRESSIONS)
-			continue;
-		mnl_attr_for_each_nested(e, a) {
-			bool named = false;
-
-			if (mnl_attr_get_type(e) != NFTA_LIST_ELEM)
-				continue;       /* libnftnl refuses the rule */
-			mnl_attr_for_each_nested(x, e)
-				if (mnl_attr_get_type(x) == NFTA_EXPR_NAME)
-					named = mnl_attr_validate(x, MNL_TYPE_NUL_STRING) == 0;
-			if (!named)
-				return false;
-		}
-	}
-	return true;
-}
+/* What a rule of a kind we never write reads as: it compares unequal to
+ * every rule of ours, so the table counts as changed. */
+#define FOREIGN_RULE "[ an expression port53guard does not write ]"
 
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_rule *r = NULL;
 	struct rules_ctx *c = data;
 	struct nft_live_rule *lr;
-	int ret = 0;
+	int ret = 0, ok = rule_msg_ok(nlh);
 
-	if (!r)
+	if (ok < 0)
+		return -EPROTO;
+	if (strcmp(or_else(msg_str(nlh, NFTA_RULE_TABLE), ""), RULESET_TABLE) != 0 ||
+	    strcmp(or_else(msg_str(nlh, NFTA_RULE_CHAIN), ""), c->chain) != 0)
+		return 0;
+	if (ok && !(r = nftnl_rule_alloc()))
 		return -ENOMEM;
-	if (!exprs_named(nlh) || nftnl_rule_nlmsg_parse(nlh, r) < 0 ||
-	    strcmp(or_else(nftnl_rule_get_str(r, NFTNL_RULE_TABLE), ""), RULESET_TABLE) != 0 ||
-	    strcmp(or_else(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), ""), c->chain) != 0)
+	if (r && nftnl_rule_nlmsg_parse(nlh, r) < 0) {
+		ret = -EPROTO;
 		goto out;
+	}
 	lr = grow(*c->rules, *c->n, sizeof(*lr));
 	if (!lr) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	*c->rules = lr;
-	ret = live_rule_fill(r, &lr[*c->n]);
+	if (r) {
+		ret = live_rule_fill(r, &lr[*c->n]);
+	} else {
+		memset(&lr[*c->n], 0, sizeof(lr[*c->n]));
+		lr[*c->n].exprs = strdup(FOREIGN_RULE);
+		ret = lr[*c->n].exprs ? 0 : -ENOMEM;
+	}
 	if (ret == 0)
 		(*c->n)++;
 out:
-	nftnl_rule_free(r);
+	if (r)
+		nftnl_rule_free(r);
 	return ret;
 }
 
