@@ -56,7 +56,8 @@ static size_t n_elements(const struct ruleset *rs, enum ruleset_set_id id)
  * reads nothing. */
 struct prefetch {
 	bool read;
-	bool started;
+	bool started;                   /* on its thread */
+	bool pending;                   /* no thread: to be run by prefetch_wait() */
 	pthread_t thread;
 	struct nft_handle *h;
 	struct nft_live *live;
@@ -80,22 +81,23 @@ static void prefetch_start(struct prefetch *p, bool read)
 {
 	p->read = read;
 	p->started = pthread_create(&p->thread, NULL, prefetch_run, p) == 0;
-	if (!p->started)
-		p->open_r = -EAGAIN;    /* not run yet */
+	p->pending = !p->started;
 }
 
 static void prefetch_wait(struct prefetch *p)
 {
 	if (p->started)
 		pthread_join(p->thread, NULL);
-	else if (p->open_r == -EAGAIN)
+	else if (p->pending)
 		prefetch_run(p);
-	p->started = false;
+	p->started = p->pending = false;
 }
 
 static void prefetch_end(struct prefetch *p)
 {
-	prefetch_wait(p);
+	if (p->started)
+		pthread_join(p->thread, NULL);
+	p->started = p->pending = false;
 	nft_live_free(p->live);
 	p->live = NULL;
 	if (p->open_r == 0)
