@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,38 +49,90 @@ static size_t n_elements(const struct ruleset *rs, enum ruleset_set_id id)
 	return rs->sets[id].n_ranges;
 }
 
+/* The live table, read while the configuration is read and built: the
+ * two do not depend on each other, and with a large allowlist both take
+ * milliseconds (the kernel's dump of the sets, the parsing of the file).
+ * open_r and read_r are nft_open()'s and nft_read()'s results; --force
+ * reads nothing. */
+struct prefetch {
+	bool read;
+	bool started;                   /* on its thread */
+	bool pending;                   /* no thread: to be run by prefetch_wait() */
+	pthread_t thread;
+	struct nft_handle *h;
+	struct nft_live *live;
+	int open_r, read_r;
+	char err[512];
+};
+
+static void *prefetch_run(void *arg)
+{
+	struct prefetch *p = arg;
+
+	p->read_r = -ENOENT;
+	p->open_r = nft_open(&p->h);
+	if (p->open_r == 0 && p->read)
+		p->read_r = nft_read(p->h, &p->live, p->err, sizeof(p->err));
+	return NULL;
+}
+
+/* Without a thread the same happens later, in prefetch_wait(). */
+static void prefetch_start(struct prefetch *p, bool read)
+{
+	p->read = read;
+	p->started = pthread_create(&p->thread, NULL, prefetch_run, p) == 0;
+	p->pending = !p->started;
+}
+
+static void prefetch_wait(struct prefetch *p)
+{
+	if (p->started)
+		pthread_join(p->thread, NULL);
+	else if (p->pending)
+		prefetch_run(p);
+	p->started = p->pending = false;
+}
+
+static void prefetch_end(struct prefetch *p)
+{
+	if (p->started)
+		pthread_join(p->thread, NULL);
+	p->started = p->pending = false;
+	nft_live_free(p->live);
+	p->live = NULL;
+	if (p->open_r == 0)
+		nft_close(p->h);
+	p->open_r = -EBADF;
+}
+
 /* Whether the live table is already exactly the one nft_apply() would
  * install: chains, rules, sets with their elements (set internal included,
  * as filled for this apply) and table flags. Anything unreadable counts as
  * a difference, so the table is replaced as before. */
-static bool already_installed(struct nft_handle *h, const struct ruleset *rs)
+static bool already_installed(const struct prefetch *p, const struct ruleset *rs)
 {
-	struct nft_live *live = NULL;
 	char diff[512] = "";
-	bool same = nft_read(h, &live, diff, sizeof(diff)) == 0 &&
-		    nft_compare(live, rs, diff, sizeof(diff)) == 0 &&
-		    nft_compare_internal(live, rs, diff, sizeof(diff)) == 0 &&
-		    nft_compare_flags(live, 0, diff, sizeof(diff)) == 0;
 
-	nft_live_free(live);
-	return same;
+	return p->read_r == 0 && nft_compare(p->live, rs, diff, sizeof(diff)) == 0 &&
+	       nft_compare_internal(p->live, rs, diff, sizeof(diff)) == 0 &&
+	       nft_compare_flags(p->live, 0, diff, sizeof(diff)) == 0;
 }
 
-static int do_install(const struct ruleset *rs, const struct config *c, bool force)
+static int do_install(const struct ruleset *rs, const struct config *c, bool force, struct prefetch *p)
 {
-	struct nft_handle *h;
 	char err[512] = "";
 	bool same = false;
-	int r = nft_open(&h);
+	int r;
 
+	prefetch_wait(p);
+	r = p->open_r;
 	if (r == 0) {
 		/* An unchanged table is left alone: replacing it would only
 		 * reset its counters, the record of what was refused. */
-		same = !force && already_installed(h, rs);
+		same = !force && already_installed(p, rs);
 		/* No owner flag: the table must outlive this command. */
 		if (!same)
-			r = nft_apply(h, rs, 0, err, sizeof(err));
-		nft_close(h);
+			r = nft_apply(p->h, rs, 0, err, sizeof(err));
 	}
 	if (r < 0) {
 		print_nft_error("apply", "cannot install rules", r, err);
@@ -202,6 +256,7 @@ int cmd_apply(struct cli_ctx *ctx, int argc, char **argv)
 {
 	const struct cli_command *cmd = cli_find("apply");
 	struct apply_opts o = { .mode = APPLY_INSTALL };
+	struct prefetch pf = { .open_r = -EBADF };
 	struct rulesconf_policy *pol = NULL;
 	struct ruleset *rs;
 	struct config *c;
@@ -210,12 +265,26 @@ int cmd_apply(struct cli_ctx *ctx, int argc, char **argv)
 
 	if (r >= 0)
 		return r;
-	if (cli_load_config(ctx, &c) < 0)
+	/* A large allowlist passes through several arrays as large as itself
+	 * (the file, the entries, the ranges, their read-back); first touches
+	 * of fresh pages cost more than the work on them, so freed memory is
+	 * kept in the heap for the next array instead of being unmapped. A
+	 * one-shot command: nothing is held for long. */
+	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+	/* One heap for both threads, so the above holds for the reader too. */
+	mallopt(M_ARENA_MAX, 1);
+	if (o.mode == APPLY_INSTALL)
+		prefetch_start(&pf, !o.force);
+	if (cli_load_config(ctx, &c) < 0) {
+		prefetch_end(&pf);
 		return EXIT_ERROR;
+	}
 	r = rulesconf_build_policy(c, &rs, &pol, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "port53guard apply: cannot build the rules: %s\n",
 			err[0] ? err : strerror(-r));
+		prefetch_end(&pf);
 		config_free(c);
 		return EXIT_ERROR;
 	}
@@ -227,8 +296,9 @@ int cmd_apply(struct cli_ctx *ctx, int argc, char **argv)
 	} else if (o.mode == APPLY_VERIFY) {
 		r = do_verify(rs);
 	} else {
-		r = do_install(rs, c, o.force);
+		r = do_install(rs, c, o.force, &pf);
 	}
+	prefetch_end(&pf);
 	rulesconf_policy_free(pol);
 	ruleset_free(rs);
 	config_free(c);

@@ -559,6 +559,7 @@ struct parse_ctx {
 	const char *file;               /* owned by c->files */
 	const char *text;
 	size_t len, pos;
+	const char *nul;                /* the text's first NUL byte, or NULL */
 	unsigned line;
 	bool failed;
 	unsigned fail_line;             /* the line that set failed */
@@ -676,7 +677,9 @@ static char *reader(char *str, int num, void *stream)
 	nl = memchr(l, '\n', p->len - p->pos);
 	n = nl ? (size_t)(nl - l) + 1 : p->len - p->pos;
 	p->line++;
-	if (memchr(l, '\0', n)) {
+	/* One scan of the whole text finds any NUL (a long allowlist is
+	 * thousands of lines); the line holding the first one is refused. */
+	if (p->nul && p->nul < l + n) {
 		set_error(p->err, p->file, p->line, NULL, NULL, NULL, "NUL byte in configuration text");
 		fail_at(p);
 		return NULL;
@@ -803,6 +806,7 @@ int config_parse_text(struct config *c, const char *name, const char *text, size
 	struct parse_ctx p = { .c = c, .text = text, .len = len, .err = err };
 	int r;
 
+	p.nul = len ? memchr(text, '\0', len) : NULL;
 	r = remember_file(c, name, &p.file);
 	if (r < 0) {
 		set_error(err, name, 0, NULL, NULL, NULL, "out of memory");
@@ -1036,11 +1040,20 @@ static int cmp_cidr_ptr(const void *a, const void *b)
  * entry that completed the cover. Returns 1, 0 or -ENOMEM. */
 static int allow_covers_all(const struct config *c, int family, size_t *last)
 {
-	const struct cidr **v = calloc(c->n_allow ? c->n_allow : 1, sizeof(*v));
+	const struct cidr **v;
 	size_t len = family == AF_INET ? 4 : 16, n = 0;
 	uint8_t next[16] = { 0 };
+	bool from_zero = false;
 	int r = 0;
 
+	/* A cover starts with an entry holding the first address, i.e. one
+	 * whose address is all zeros: without one there is nothing to sort
+	 * (the usual case, and a long list costs a sort otherwise). */
+	for (size_t i = 0; i < c->n_allow && !from_zero; i++)
+		from_zero = c->allow[i].family == family && memcmp(c->allow[i].addr, next, len) == 0;
+	if (!from_zero)
+		return 0;
+	v = calloc(c->n_allow ? c->n_allow : 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_allow; i++)

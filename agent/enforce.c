@@ -408,14 +408,74 @@ static size_t count_ranges(const struct ruleset *rs, enum ruleset_set_id id)
 	return rs->sets[id].n_ranges;
 }
 
-/* Installs d->ruleset; logs rules_applied or rules_apply_failed. */
+enum table_change {
+	TABLE_INSTALLED,        /* there was none */
+	TABLE_REPLACED,
+	TABLE_KEPT,             /* already d->ruleset with our flags and owner */
+	TABLE_ADOPTED,          /* the same, once ownership was taken over */
+};
+
+static const char *const change_names[] = {
+	[TABLE_INSTALLED] = "installed",
+	[TABLE_REPLACED] = "replaced",
+	[TABLE_KEPT] = "kept",
+	[TABLE_ADOPTED] = "adopted",
+};
+
+/* Whether the live table can stay as it is: the comparison apply makes
+ * (objects, set internal as now, table flags), plus ownership. With
+ * owner,persist the table must be this socket's; an orphan (persist
+ * without owner: its agent exited) is taken over in place, which the
+ * kernel allows and which keeps the counters. A table of no flags cannot
+ * be taken over (the kernel refuses to add persist), nor one another
+ * live socket owns: those are replaced as before (the latter fails the
+ * same way it always did). Anything unreadable: replaced. */
+static enum table_change keep_table(struct daemon *d)
+{
+	struct nft_live *live = NULL;
+	char diff[512] = "", err[256] = "";
+	enum table_change c = TABLE_REPLACED;
+	int r = nft_read(d->nft, &live, diff, sizeof(diff));
+	unsigned have;
+
+	if (r == -ENOENT)
+		return TABLE_INSTALLED;
+	if (r < 0 || nft_compare(live, d->ruleset, diff, sizeof(diff)) != 0 ||
+	    nft_compare_internal(live, d->ruleset, diff, sizeof(diff)) != 0)
+		goto out;
+	have = nft_live_flags(live);
+	if (!(d->table_flags & NFT_APPLY_OWNER)) {
+		if (nft_compare_flags(live, d->table_flags, diff, sizeof(diff)) == 0)
+			c = TABLE_KEPT;
+	} else if (have == (NFT_APPLY_OWNER | NFT_APPLY_PERSIST)) {
+		if (live->table_owner == nft_portid(d->nft))
+			c = TABLE_KEPT;
+	} else if (have == NFT_APPLY_PERSIST) {
+		r = nft_adopt(d->nft, live->table_handle, err, sizeof(err));
+		if (r == 0)
+			c = TABLE_ADOPTED;
+		else
+			log_info("table_takeover_failed", LOG_STR("error", err[0] ? err : strerror(-r)),
+				 LOG_STR("action", "replacing the table"));
+	}
+out:
+	nft_live_free(live);
+	return c;
+}
+
+/* Installs d->ruleset, or keeps the live table when it already is that
+ * ruleset (counters are the record of what was refused: a start, reload
+ * or repair that changes nothing keeps them); logs rules_applied or
+ * rules_apply_failed. */
 static int apply(struct daemon *d, const char *reason)
 {
 	char err[512] = "";
 	uint64_t t0 = daemon_now_ms();
-	int r;
+	enum table_change c = keep_table(d);
+	int r = 0;
 
-	r = nft_apply(d->nft, d->ruleset, d->table_flags, err, sizeof(err));
+	if (c == TABLE_INSTALLED || c == TABLE_REPLACED)
+		r = nft_apply(d->nft, d->ruleset, d->table_flags, err, sizeof(err));
 	if (r < 0) {
 		/* Retried with back-off; logged once per change of state, not
 		 * at every retry. */
@@ -442,7 +502,8 @@ static int apply(struct daemon *d, const char *reason)
 		 LOG_UINT("allow6_ranges", count_ranges(d->ruleset, RULESET_SET_ALLOW6)),
 		 LOG_UINT("internal_interfaces", d->ruleset->n_internal),
 		 LOG_STR("protocols", d->ruleset->protos & RULESET_PROTO_TCP ? "udp,tcp" : "udp"),
-		 LOG_STR("table_flags", flags_text(d->table_flags)), LOG_UINT("took_ms", daemon_now_ms() - t0));
+		 LOG_STR("table_flags", flags_text(d->table_flags)), LOG_STR("table_change", change_names[c]),
+		 LOG_UINT("took_ms", daemon_now_ms() - t0));
 	save_lkg(d);
 	return 0;
 }

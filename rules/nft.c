@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "nft.h"
+#include "nft-internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,6 +70,14 @@ static void errf(char *buf, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, len, fmt, ap);
 	va_end(ap);
+}
+
+/* mnl_nlmsg_ok() compares the length as a signed int: a header claiming
+ * 4 GiB less a byte passes, and aligns to 0, so a loop over such a
+ * message never ends. */
+static bool msg_ok(const struct nlmsghdr *nlh, int left)
+{
+	return mnl_nlmsg_ok(nlh, left) && nlh->nlmsg_len <= (uint32_t)left;
 }
 
 static const char *or_else(const char *s, const char *fallback)
@@ -978,7 +987,7 @@ static int read_acks(struct nft_handle *h, struct batch *b, char *errbuf, size_t
 			return r;
 		}
 		left = (int)n;
-		for (const struct nlmsghdr *nlh = (void *)h->rbuf; mnl_nlmsg_ok(nlh, left);
+		for (const struct nlmsghdr *nlh = (void *)h->rbuf; msg_ok(nlh, left);
 		     nlh = mnl_nlmsg_next(nlh, &left))
 			take_ack(nlh, &a);
 	}
@@ -1088,6 +1097,40 @@ int nft_apply(struct nft_handle *h, const struct ruleset *rs, unsigned flags, ch
 	return run_batch(h, fill_apply, &a, errbuf, errlen);
 }
 
+static int read_table(struct nft_handle *h, struct nft_live *live);
+
+static int fill_adopt(struct batch *b, const void *arg)
+{
+	return put_table(b, NFT_MSG_NEWTABLE, 0, RULESET_TABLE, arg);
+}
+
+int nft_adopt(struct nft_handle *h, uint64_t handle, char *errbuf, size_t errlen)
+{
+	static const uint32_t flags = NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST;
+	struct nft_live after = { 0 };
+	int r;
+
+	/* An existing table only has its flags updated: for an orphan (persist
+	 * without owner) the kernel makes this socket the owner and keeps
+	 * everything else, counters included (Linux 6.9). A table deleted
+	 * meanwhile would be created anew, empty: the read below tells. */
+	r = run_batch(h, fill_adopt, &flags, errbuf, errlen);
+	if (r < 0)
+		return r;
+	r = read_table(h, &after);
+	if (r < 0) {
+		errf(errbuf, errlen, "reading table inet %s after taking it over: %s", RULESET_TABLE,
+		     strerror(-r));
+		return r;
+	}
+	if (after.table_handle != handle || !(after.table_flags & NFT_TABLE_F_OWNER) ||
+	    after.table_owner != nft_portid(h)) {
+		errf(errbuf, errlen, "table inet %s was replaced while it was taken over", RULESET_TABLE);
+		return -ESTALE;
+	}
+	return 0;
+}
+
 static int fill_remove(struct batch *b, const void *arg)
 {
 	int r;
@@ -1193,6 +1236,367 @@ int nft_table_flags_supported(struct nft_handle *h, unsigned *ret_flags, char *e
 	return 0;
 }
 
+/* ---- checking messages before libnftnl parses them -------------------- */
+
+/* libnftnl takes the kernel's messages as well-formed: an attribute of the
+ * wrong size makes it print "nf_tables kernel ABI is broken" and exit()
+ * the process, a missing expression name is a NULL dereference, and names
+ * are copied with strdup() whether or not they end. Nothing from another
+ * process is trusted that far, so every message is checked first against
+ * the attribute types libnftnl's own parsers expect (strings must end in
+ * a NUL); one that fails is a protocol error, never a crash. Policies are
+ * indexed by attribute type; 0 (MNL_TYPE_UNSPEC) is not checked. */
+typedef uint8_t policy_t;
+
+static const policy_t table_policy[NFTA_TABLE_MAX + 1] = {
+	[NFTA_TABLE_NAME] = MNL_TYPE_NUL_STRING, [NFTA_TABLE_HANDLE] = MNL_TYPE_U64,
+	[NFTA_TABLE_FLAGS] = MNL_TYPE_U32, [NFTA_TABLE_USE] = MNL_TYPE_U32,
+	[NFTA_TABLE_OWNER] = MNL_TYPE_U32, [NFTA_TABLE_USERDATA] = MNL_TYPE_BINARY,
+};
+static const policy_t chain_policy[NFTA_CHAIN_MAX + 1] = {
+	[NFTA_CHAIN_NAME] = MNL_TYPE_NUL_STRING, [NFTA_CHAIN_TABLE] = MNL_TYPE_NUL_STRING,
+	[NFTA_CHAIN_TYPE] = MNL_TYPE_NUL_STRING, [NFTA_CHAIN_HOOK] = MNL_TYPE_NESTED,
+	[NFTA_CHAIN_COUNTERS] = MNL_TYPE_NESTED, [NFTA_CHAIN_POLICY] = MNL_TYPE_U32,
+	[NFTA_CHAIN_USE] = MNL_TYPE_U32, [NFTA_CHAIN_FLAGS] = MNL_TYPE_U32,
+	[NFTA_CHAIN_ID] = MNL_TYPE_U32, [NFTA_CHAIN_HANDLE] = MNL_TYPE_U64,
+	[NFTA_CHAIN_USERDATA] = MNL_TYPE_BINARY,
+};
+static const policy_t hook_policy[NFTA_HOOK_MAX + 1] = {
+	[NFTA_HOOK_HOOKNUM] = MNL_TYPE_U32, [NFTA_HOOK_PRIORITY] = MNL_TYPE_U32,
+	[NFTA_HOOK_DEV] = MNL_TYPE_NUL_STRING, [NFTA_HOOK_DEVS] = MNL_TYPE_NESTED,
+};
+static const policy_t counter_policy[NFTA_COUNTER_MAX + 1] = {
+	[NFTA_COUNTER_BYTES] = MNL_TYPE_U64, [NFTA_COUNTER_PACKETS] = MNL_TYPE_U64,
+};
+static const policy_t set_policy[NFTA_SET_MAX + 1] = {
+	[NFTA_SET_TABLE] = MNL_TYPE_NUL_STRING, [NFTA_SET_NAME] = MNL_TYPE_NUL_STRING,
+	[NFTA_SET_HANDLE] = MNL_TYPE_U64, [NFTA_SET_FLAGS] = MNL_TYPE_U32,
+	[NFTA_SET_KEY_TYPE] = MNL_TYPE_U32, [NFTA_SET_KEY_LEN] = MNL_TYPE_U32,
+	[NFTA_SET_DATA_TYPE] = MNL_TYPE_U32, [NFTA_SET_DATA_LEN] = MNL_TYPE_U32,
+	[NFTA_SET_ID] = MNL_TYPE_U32, [NFTA_SET_POLICY] = MNL_TYPE_U32,
+	[NFTA_SET_GC_INTERVAL] = MNL_TYPE_U32, [NFTA_SET_USERDATA] = MNL_TYPE_BINARY,
+	[NFTA_SET_TIMEOUT] = MNL_TYPE_U64, [NFTA_SET_DESC] = MNL_TYPE_NESTED,
+	[NFTA_SET_EXPR] = MNL_TYPE_NESTED, [NFTA_SET_EXPRESSIONS] = MNL_TYPE_NESTED,
+};
+static const policy_t desc_policy[NFTA_SET_DESC_MAX + 1] = {
+	[NFTA_SET_DESC_SIZE] = MNL_TYPE_U32, [NFTA_SET_DESC_CONCAT] = MNL_TYPE_NESTED,
+};
+static const policy_t elem_list_policy[NFTA_SET_ELEM_LIST_MAX + 1] = {
+	[NFTA_SET_ELEM_LIST_TABLE] = MNL_TYPE_NUL_STRING, [NFTA_SET_ELEM_LIST_SET] = MNL_TYPE_NUL_STRING,
+	[NFTA_SET_ELEM_LIST_ELEMENTS] = MNL_TYPE_NESTED,
+};
+static const policy_t elem_policy[NFTA_SET_ELEM_MAX + 1] = {
+	[NFTA_SET_ELEM_FLAGS] = MNL_TYPE_U32, [NFTA_SET_ELEM_TIMEOUT] = MNL_TYPE_U64,
+	[NFTA_SET_ELEM_EXPIRATION] = MNL_TYPE_U64, [NFTA_SET_ELEM_KEY] = MNL_TYPE_NESTED,
+	[NFTA_SET_ELEM_KEY_END] = MNL_TYPE_NESTED, [NFTA_SET_ELEM_DATA] = MNL_TYPE_NESTED,
+	[NFTA_SET_ELEM_EXPR] = MNL_TYPE_NESTED, [NFTA_SET_ELEM_EXPRESSIONS] = MNL_TYPE_NESTED,
+	[NFTA_SET_ELEM_USERDATA] = MNL_TYPE_BINARY,
+};
+static const policy_t rule_policy[NFTA_RULE_MAX + 1] = {
+	[NFTA_RULE_TABLE] = MNL_TYPE_NUL_STRING, [NFTA_RULE_CHAIN] = MNL_TYPE_NUL_STRING,
+	[NFTA_RULE_HANDLE] = MNL_TYPE_U64, [NFTA_RULE_COMPAT] = MNL_TYPE_NESTED,
+	[NFTA_RULE_POSITION] = MNL_TYPE_U64, [NFTA_RULE_USERDATA] = MNL_TYPE_BINARY,
+	[NFTA_RULE_ID] = MNL_TYPE_U32, [NFTA_RULE_POSITION_ID] = MNL_TYPE_U32,
+	[NFTA_RULE_EXPRESSIONS] = MNL_TYPE_NESTED,
+};
+static const policy_t compat_policy[NFTA_RULE_COMPAT_MAX + 1] = {
+	[NFTA_RULE_COMPAT_PROTO] = MNL_TYPE_U32, [NFTA_RULE_COMPAT_FLAGS] = MNL_TYPE_U32,
+};
+static const policy_t expr_policy[NFTA_EXPR_MAX + 1] = {
+	[NFTA_EXPR_NAME] = MNL_TYPE_NUL_STRING, [NFTA_EXPR_DATA] = MNL_TYPE_NESTED,
+};
+
+/* The expressions port53guard writes, with the types libnftnl checks in
+ * each. A rule holding any other kind is not handed to libnftnl: it reads
+ * as a rule that cannot be ours (rule_cb), which compares as a difference. */
+static const policy_t meta_policy[NFTA_META_MAX + 1] = {
+	[NFTA_META_KEY] = MNL_TYPE_U32, [NFTA_META_DREG] = MNL_TYPE_U32, [NFTA_META_SREG] = MNL_TYPE_U32,
+};
+static const policy_t cmp_policy[NFTA_CMP_MAX + 1] = {
+	[NFTA_CMP_SREG] = MNL_TYPE_U32, [NFTA_CMP_OP] = MNL_TYPE_U32, [NFTA_CMP_DATA] = MNL_TYPE_BINARY,
+};
+static const policy_t payload_policy[NFTA_PAYLOAD_MAX + 1] = {
+	[NFTA_PAYLOAD_SREG] = MNL_TYPE_U32, [NFTA_PAYLOAD_DREG] = MNL_TYPE_U32,
+	[NFTA_PAYLOAD_BASE] = MNL_TYPE_U32, [NFTA_PAYLOAD_OFFSET] = MNL_TYPE_U32,
+	[NFTA_PAYLOAD_LEN] = MNL_TYPE_U32, [NFTA_PAYLOAD_CSUM_TYPE] = MNL_TYPE_U32,
+	[NFTA_PAYLOAD_CSUM_OFFSET] = MNL_TYPE_U32, [NFTA_PAYLOAD_CSUM_FLAGS] = MNL_TYPE_U32,
+};
+static const policy_t lookup_policy[NFTA_LOOKUP_MAX + 1] = {
+	[NFTA_LOOKUP_SREG] = MNL_TYPE_U32, [NFTA_LOOKUP_DREG] = MNL_TYPE_U32,
+	[NFTA_LOOKUP_SET_ID] = MNL_TYPE_U32, [NFTA_LOOKUP_FLAGS] = MNL_TYPE_U32,
+	[NFTA_LOOKUP_SET] = MNL_TYPE_NUL_STRING,
+};
+static const policy_t fib_policy[NFTA_FIB_MAX + 1] = {
+	[NFTA_FIB_RESULT] = MNL_TYPE_U32, [NFTA_FIB_DREG] = MNL_TYPE_U32, [NFTA_FIB_FLAGS] = MNL_TYPE_U32,
+};
+static const policy_t immediate_policy[NFTA_IMMEDIATE_MAX + 1] = {
+	[NFTA_IMMEDIATE_DREG] = MNL_TYPE_U32, [NFTA_IMMEDIATE_DATA] = MNL_TYPE_BINARY,
+};
+static const policy_t bitwise_policy[NFTA_BITWISE_MAX + 1] = {
+	[NFTA_BITWISE_SREG] = MNL_TYPE_U32, [NFTA_BITWISE_DREG] = MNL_TYPE_U32,
+	[NFTA_BITWISE_OP] = MNL_TYPE_U32, [NFTA_BITWISE_LEN] = MNL_TYPE_U32,
+	[NFTA_BITWISE_MASK] = MNL_TYPE_BINARY, [NFTA_BITWISE_XOR] = MNL_TYPE_BINARY,
+	[NFTA_BITWISE_DATA] = MNL_TYPE_BINARY,
+};
+
+#define POLICY(p) p, sizeof(p) / sizeof((p)[0])
+
+static const struct {
+	const char *name;
+	const policy_t *policy;
+	size_t n;
+} expr_kinds[] = {
+	{ "meta", POLICY(meta_policy) },       { "cmp", POLICY(cmp_policy) },
+	{ "payload", POLICY(payload_policy) }, { "lookup", POLICY(lookup_policy) },
+	{ "fib", POLICY(fib_policy) },         { "counter", POLICY(counter_policy) },
+	{ "immediate", POLICY(immediate_policy) }, { "bitwise", POLICY(bitwise_policy) },
+};
+
+/* Every attribute from a up to end whose type the policy names has that
+ * type. */
+static bool attrs_ok(const struct nlattr *a, const struct nlattr *end, const policy_t *policy, size_t n)
+{
+	for (; mnl_attr_ok(a, (int)((const char *)end - (const char *)a)); a = mnl_attr_next(a)) {
+		uint16_t t = mnl_attr_get_type(a);
+
+		if (t < n && policy[t] && mnl_attr_validate(a, (enum mnl_attr_data_type)policy[t]) < 0)
+			return false;
+	}
+	return true;
+}
+
+static const struct nlattr *nest_first(const struct nlattr *nest)
+{
+	return mnl_attr_get_payload(nest);
+}
+
+static const struct nlattr *nest_end(const struct nlattr *nest)
+{
+	return (const void *)((const char *)nest + nest->nla_len);
+}
+
+#define NEST_OK(nest, p) attrs_ok(nest_first(nest), nest_end(nest), POLICY(p))
+
+static bool msg_attrs_ok(const struct nlmsghdr *nlh, const policy_t *policy, size_t n)
+{
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(struct nfgenmsg))
+		return false;
+	return attrs_ok(mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg)),
+			(const void *)((const char *)nlh + nlh->nlmsg_len), policy, n);
+}
+
+/* A data register (NFTA_DATA_*): libnftnl copies a value into a fixed
+ * buffer without always checking its length (16 bytes is the longest key
+ * of ours: an IPv6 address, an interface name), and reads a verdict's
+ * code, and a jump's chain, from an array it never clears, so both must
+ * be there. */
+#define DATA_VALUE_MAX 16
+
+static bool data_ok(const struct nlattr *nest)
+{
+	const struct nlattr *a, *v;
+
+	if (mnl_attr_validate(nest, MNL_TYPE_NESTED) < 0)
+		return false;
+	mnl_attr_for_each_nested(a, nest) {
+		const struct nlattr *code = NULL, *chain = NULL;
+
+		if (mnl_attr_get_type(a) == NFTA_DATA_VALUE && mnl_attr_get_payload_len(a) > DATA_VALUE_MAX)
+			return false;
+		if (mnl_attr_get_type(a) != NFTA_DATA_VERDICT)
+			continue;
+		if (mnl_attr_validate(a, MNL_TYPE_NESTED) < 0)
+			return false;
+		mnl_attr_for_each_nested(v, a) {
+			if (mnl_attr_get_type(v) == NFTA_VERDICT_CODE)
+				code = v;
+			else if (mnl_attr_get_type(v) == NFTA_VERDICT_CHAIN)
+				chain = v;
+		}
+		if (!code || mnl_attr_validate(code, MNL_TYPE_U32) < 0 ||
+		    (chain && mnl_attr_validate(chain, MNL_TYPE_NUL_STRING) < 0))
+			return false;
+		if (!chain && ((int32_t)ntohl(mnl_attr_get_u32(code)) == NFT_JUMP ||
+			       (int32_t)ntohl(mnl_attr_get_u32(code)) == NFT_GOTO))
+			return false;
+	}
+	return true;
+}
+
+/* 1: an expression libnftnl parses safely, 0: well-formed but of a kind
+ * not checked here, -1: malformed. */
+static int expr_ok(const struct nlattr *e)
+{
+	const struct nlattr *a, *name = NULL, *data = NULL;
+
+	if (!NEST_OK(e, expr_policy))
+		return -1;
+	mnl_attr_for_each_nested(a, e) {
+		if (mnl_attr_get_type(a) == NFTA_EXPR_NAME)
+			name = a;
+		else if (mnl_attr_get_type(a) == NFTA_EXPR_DATA)
+			data = a;
+	}
+	if (!name)
+		return -1;
+	for (size_t i = 0; i < sizeof(expr_kinds) / sizeof(expr_kinds[0]); i++) {
+		if (strcmp(mnl_attr_get_str(name), expr_kinds[i].name) != 0)
+			continue;
+		if (data && !attrs_ok(nest_first(data), nest_end(data), expr_kinds[i].policy, expr_kinds[i].n))
+			return -1;
+		/* Every nest an expression of ours holds is a data register. */
+		mnl_attr_for_each_nested(a, data ? data : e)
+			if (data && mnl_attr_get_type(a) < expr_kinds[i].n &&
+			    expr_kinds[i].policy[mnl_attr_get_type(a)] == MNL_TYPE_BINARY && !data_ok(a))
+				return -1;
+		return 1;
+	}
+	return 0;
+}
+
+/* The same for a list of expressions (NFTA_LIST_ELEM each), or for one
+ * expression when single. */
+static int exprs_ok(const struct nlattr *nest, bool single)
+{
+	const struct nlattr *e;
+	int worst = 1, r;
+
+	if (single)
+		return expr_ok(nest);
+	mnl_attr_for_each_nested(e, nest) {
+		if (mnl_attr_get_type(e) != NFTA_LIST_ELEM || mnl_attr_validate(e, MNL_TYPE_NESTED) < 0)
+			return -1;
+		r = expr_ok(e);
+		if (r < worst)
+			worst = r;
+	}
+	return worst;
+}
+
+static bool table_msg_ok(const struct nlmsghdr *nlh)
+{
+	return msg_attrs_ok(nlh, POLICY(table_policy));
+}
+
+static bool chain_msg_ok(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a;
+
+	if (!msg_attrs_ok(nlh, POLICY(chain_policy)))
+		return false;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if ((mnl_attr_get_type(a) == NFTA_CHAIN_HOOK && !NEST_OK(a, hook_policy)) ||
+		    (mnl_attr_get_type(a) == NFTA_CHAIN_COUNTERS && !NEST_OK(a, counter_policy)))
+			return false;
+	}
+	return true;
+}
+
+/* A set's description: its size, and the length of each concatenated
+ * field (a list of nests of u32). */
+static bool desc_ok(const struct nlattr *desc)
+{
+	const struct nlattr *a, *f, *x;
+
+	if (!NEST_OK(desc, desc_policy))
+		return false;
+	mnl_attr_for_each_nested(a, desc) {
+		if (mnl_attr_get_type(a) != NFTA_SET_DESC_CONCAT)
+			continue;
+		mnl_attr_for_each_nested(f, a) {
+			if (mnl_attr_validate(f, MNL_TYPE_NESTED) < 0)
+				return false;
+			mnl_attr_for_each_nested(x, f)
+				if (mnl_attr_validate(x, MNL_TYPE_U32) < 0)
+					return false;
+		}
+	}
+	return true;
+}
+
+static bool set_msg_ok(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a;
+
+	if (!msg_attrs_ok(nlh, POLICY(set_policy)))
+		return false;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		uint16_t t = mnl_attr_get_type(a);
+
+		if ((t == NFTA_SET_DESC && !desc_ok(a)) ||
+		    (t == NFTA_SET_EXPR && exprs_ok(a, true) < 1) ||
+		    (t == NFTA_SET_EXPRESSIONS && exprs_ok(a, false) < 1))
+			return false;
+	}
+	return true;
+}
+
+/* libnftnl keeps an element's attributes, and a list's, up to type
+ * NFTA_SET_MAX in arrays sized for fewer: a type above theirs would be
+ * written past the end of the stack array. */
+static bool elems_msg_ok(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a, *e, *x;
+
+	if (!msg_attrs_ok(nlh, POLICY(elem_list_policy)))
+		return false;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) > NFTA_SET_ELEM_LIST_MAX)
+			return false;
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		mnl_attr_for_each_nested(e, a) {
+			if (mnl_attr_validate(e, MNL_TYPE_NESTED) < 0 || !NEST_OK(e, elem_policy))
+				return false;
+			mnl_attr_for_each_nested(x, e) {
+				uint16_t t = mnl_attr_get_type(x);
+
+				if (t > NFTA_SET_ELEM_MAX)
+					return false;
+
+				if ((t == NFTA_SET_ELEM_EXPR && exprs_ok(x, true) < 1) ||
+				    (t == NFTA_SET_ELEM_EXPRESSIONS && exprs_ok(x, false) < 1) ||
+				    ((t == NFTA_SET_ELEM_KEY || t == NFTA_SET_ELEM_KEY_END ||
+				      t == NFTA_SET_ELEM_DATA) && !data_ok(x)))
+					return false;
+			}
+		}
+	}
+	return true;
+}
+
+/* 1: libnftnl may parse the rule, 0: well-formed but holding an
+ * expression of a kind not checked here, -1: malformed. */
+static int rule_msg_ok(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a;
+	int worst = 1, r;
+
+	if (!msg_attrs_ok(nlh, POLICY(rule_policy)))
+		return -1;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		uint16_t t = mnl_attr_get_type(a);
+
+		if (t == NFTA_RULE_COMPAT && !NEST_OK(a, compat_policy))
+			return -1;
+		if (t == NFTA_RULE_EXPRESSIONS && (r = exprs_ok(a, false)) < worst)
+			worst = r;
+	}
+	return worst;
+}
+
+/* A string attribute of the message, when it is NUL-terminated. */
+static const char *msg_str(const struct nlmsghdr *nlh, uint16_t type)
+{
+	const struct nlattr *a;
+	const char *s = NULL;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == type)
+			s = mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0 ? mnl_attr_get_str(a) : NULL;
+	return s;
+}
+
 /* ---- reading ------------------------------------------------------------ */
 
 typedef int (*reply_cb)(const struct nlmsghdr *nlh, void *data);
@@ -1217,7 +1621,7 @@ static int nl_talk(struct nft_handle *h, struct nlmsghdr *req, reply_cb cb, void
 		if (n < 0)
 			return -errno;
 		left = (int)n;
-		for (const struct nlmsghdr *nlh = (void *)h->rbuf; mnl_nlmsg_ok(nlh, left);
+		for (const struct nlmsghdr *nlh = (void *)h->rbuf; msg_ok(nlh, left);
 		     nlh = mnl_nlmsg_next(nlh, &left)) {
 			if (nlh->nlmsg_seq != seq)
 				continue;       /* a late answer to an earlier request */
@@ -1284,9 +1688,16 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (!t)
 		return -ENOMEM;
+	if (!table_msg_ok(nlh)) {
+		nftnl_table_free(t);
+		return -EPROTO;
+	}
 	if (nftnl_table_nlmsg_parse(nlh, t) == 0) {
 		live->table_flags = nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS);
 		live->table_handle = nftnl_table_get_u64(t, NFTNL_TABLE_HANDLE);
+		/* Only a table with an owner carries the owner's port id. */
+		live->table_owner = nftnl_table_is_set(t, NFTNL_TABLE_OWNER) ?
+				    nftnl_table_get_u32(t, NFTNL_TABLE_OWNER) : 0;
 	}
 	nftnl_table_free(t);
 	return 0;
@@ -1322,6 +1733,10 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (!c)
 		return -ENOMEM;
+	if (!chain_msg_ok(nlh)) {
+		r = -EPROTO;
+		goto out;
+	}
 	if (nftnl_chain_nlmsg_parse(nlh, c) < 0 ||
 	    strcmp(or_else(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), ""), RULESET_TABLE) != 0)
 		goto out;
@@ -1370,6 +1785,10 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (!s)
 		return -ENOMEM;
+	if (!set_msg_ok(nlh)) {
+		r = -EPROTO;
+		goto out;
+	}
 	if (nftnl_set_nlmsg_parse(nlh, s) < 0 ||
 	    strcmp(or_else(nftnl_set_get_str(s, NFTNL_SET_TABLE), ""), RULESET_TABLE) != 0)
 		goto out;
@@ -1416,6 +1835,8 @@ static int read_sets(struct nft_handle *h, struct nft_live *live)
 
 static int elems_cb(const struct nlmsghdr *nlh, void *data)
 {
+	if (!elems_msg_ok(nlh))
+		return -EPROTO;
 	return nftnl_set_elems_nlmsg_parse(nlh, *(struct nftnl_set **)data) < 0 ? -EPROTO : 0;
 }
 
@@ -1554,12 +1975,28 @@ static int read_names(struct nft_handle *h, struct nft_live_set *ls)
 	return r;
 }
 
-/* An address set's elements straight from the messages into keys: a
- * 50,000-range set is 100,000 elements, and parsing them through libnftnl
- * costs an allocation or three each, most of a no-op apply's time. */
+/* An address set's elements straight from the messages: a 50,000-range
+ * set is 100,000 elements, and parsing them through libnftnl costs an
+ * allocation or three each, most of a no-op apply's time.
+ *
+ * The kernel dumps an interval set in key order, highest first (its
+ * rbtree walks down from the top), so the ranges are made as the elements
+ * arrive, with no array of keys and no sort: fresh memory is much of the
+ * cost on a large set. A start key runs to one below the key before it in
+ * the dump, whatever that is (or to the top when it is the first); end
+ * keys only close. That is what keys_to_ranges() makes of the same keys
+ * sorted. Keys in any other order, a repeated key, or an element that
+ * carries its own range end (KEY_END) make the dump be read again the
+ * general way: every key kept, then sorted. */
 struct keys_sink {
-	struct key *keys;
-	size_t n, cap, len;
+	size_t len;                     /* key bytes: 4 or 16 */
+	bool full;                      /* the general way */
+	bool need_full;                 /* the stream met what it cannot follow */
+	struct key *keys;               /* full: every element */
+	struct ruleset_range *ranges;   /* stream: the ranges, highest first */
+	size_t n, cap;
+	uint8_t prev[16];               /* stream: the last key seen */
+	bool has_prev;
 };
 
 /* The value inside an NFTA_SET_ELEM_KEY or _KEY_END nest; false when
@@ -1577,29 +2014,18 @@ static bool data_value(const struct nlattr *nest, size_t len, uint8_t *out)
 	return false;
 }
 
-static int keys_elem(const struct nlattr *elem, struct keys_sink *k)
+static void key_parse(const struct nlattr *elem, size_t len, struct key *key)
 {
 	const struct nlattr *a;
-	struct key *key;
 
-	if (k->n == k->cap) {
-		size_t cap = k->cap * 2 + 256;
-
-		key = realloc(k->keys, cap * sizeof(*key));
-		if (!key)
-			return -ENOMEM;
-		k->keys = key;
-		k->cap = cap;
-	}
-	key = &k->keys[k->n++];
 	memset(key, 0, sizeof(*key));
 	mnl_attr_for_each_nested(a, elem) {
 		switch (mnl_attr_get_type(a)) {
 		case NFTA_SET_ELEM_KEY:
-			data_value(a, k->len, key->k);
+			data_value(a, len, key->k);
 			break;
 		case NFTA_SET_ELEM_KEY_END:
-			key->has_end = data_value(a, k->len, key->k_end);
+			key->has_end = data_value(a, len, key->k_end);
 			break;
 		case NFTA_SET_ELEM_FLAGS:
 			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
@@ -1607,7 +2033,69 @@ static int keys_elem(const struct nlattr *elem, struct keys_sink *k)
 			break;
 		}
 	}
+}
+
+static int sink_room(struct keys_sink *k)
+{
+	size_t cap = k->cap * 2 + 256;
+	void *p;
+
+	if (k->n < k->cap)
+		return 0;
+	p = k->full ? realloc(k->keys, cap * sizeof(*k->keys)) : realloc(k->ranges, cap * sizeof(*k->ranges));
+	if (!p)
+		return -ENOMEM;
+	if (k->full)
+		k->keys = p;
+	else
+		k->ranges = p;
+	k->cap = cap;
 	return 0;
+}
+
+static int stream_key(struct keys_sink *k, const struct key *key)
+{
+	struct ruleset_range *r;
+	int err;
+
+	if (k->need_full)
+		return 0;               /* read again the general way */
+	if (key->has_end || (k->has_prev && memcmp(key->k, k->prev, k->len) >= 0)) {
+		k->need_full = true;
+		return 0;
+	}
+	if (!key->end) {
+		err = sink_room(k);
+		if (err < 0)
+			return err;
+		r = &k->ranges[k->n++];
+		memset(r, 0, sizeof(*r));
+		memcpy(r->start, key->k, k->len);
+		if (k->has_prev) {
+			memcpy(r->end, k->prev, k->len);
+			key_dec(r->end, k->len);
+		} else {
+			memset(r->end, 0xff, k->len);
+		}
+	}
+	memcpy(k->prev, key->k, k->len);
+	k->has_prev = true;
+	return 0;
+}
+
+static int keys_elem(const struct nlattr *elem, struct keys_sink *k)
+{
+	struct key key;
+	int r;
+
+	if (!k->full) {
+		key_parse(elem, k->len, &key);
+		return stream_key(k, &key);
+	}
+	r = sink_room(k);
+	if (r == 0)
+		key_parse(elem, k->len, &k->keys[k->n++]);
+	return r;
 }
 
 static int keys_cb(const struct nlmsghdr *nlh, void *data)
@@ -1633,7 +2121,37 @@ static int keys_cb(const struct nlmsghdr *nlh, void *data)
 
 static void keys_reset(void *arg)
 {
-	((struct keys_sink *)arg)->n = 0;
+	struct keys_sink *k = arg;
+
+	k->n = 0;
+	k->need_full = k->has_prev = false;
+}
+
+/* The sink's ranges, ascending and normalised, into ls. */
+static int sink_ranges(struct keys_sink *k, struct nft_live_set *ls, int family)
+{
+	size_t m;
+
+	if (k->n == 0)
+		return 0;
+	if (k->full) {
+		ls->ranges = calloc(k->n + 1, sizeof(*ls->ranges));
+		if (!ls->ranges)
+			return -ENOMEM;
+		m = keys_to_ranges(k->keys, k->n, k->len, ls->ranges);
+	} else {
+		for (size_t i = 0, j = k->n - 1; i < j; i++, j--) {
+			struct ruleset_range t = k->ranges[i];
+
+			k->ranges[i] = k->ranges[j];
+			k->ranges[j] = t;
+		}
+		ls->ranges = k->ranges;
+		k->ranges = NULL;
+		m = k->n;
+	}
+	ls->n_ranges = ruleset_normalize(ls->ranges, m, family);
+	return 0;
 }
 
 static int read_elems(struct nft_handle *h, struct nft_live_set *ls)
@@ -1641,10 +2159,8 @@ static int read_elems(struct nft_handle *h, struct nft_live_set *ls)
 	char buf[512] = { 0 };      /* padding is sent as is */
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nlmsghdr *nlh = req_hdr(buf, NFT_MSG_GETSETELEM, true);
-	size_t len = ls->key_len == 4 ? 4 : 16, n = 0;
 	int family = ls->key_len == 4 ? AF_INET : AF_INET6;
-	struct key *keys = NULL;
-	struct keys_sink sink = { .len = len };
+	struct keys_sink sink = { .len = ls->key_len == 4 ? 4 : 16 };
 	int r = -ENOMEM;
 
 	if (ls->key_type == NFT_TYPE_IFNAME) {
@@ -1656,18 +2172,19 @@ static int read_elems(struct nft_handle *h, struct nft_live_set *ls)
 		goto out;
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	r = talk_retry(h, nlh, keys_cb, &sink, keys_reset, &sink);
-	keys = sink.keys;
-	n = sink.n;
-	if (r == 0 && n) {
-		ls->ranges = calloc(n + 1, sizeof(*ls->ranges));
-		r = ls->ranges ? 0 : -ENOMEM;
+	if (r == 0 && sink.need_full) {
+		/* The general way, for what our own tables never hold. */
+		free(sink.ranges);
+		sink = (struct keys_sink){ .len = sink.len, .full = true };
+		r = talk_retry(h, nlh, keys_cb, &sink, keys_reset, &sink);
 	}
-	if (r == 0 && n)
-		ls->n_ranges = ruleset_normalize(ls->ranges, keys_to_ranges(keys, n, len, ls->ranges),
-						 family);
+	if (r == 0)
+		r = sink_ranges(&sink, ls, family);
 out:
-	free(keys);
-	nftnl_set_free(s);
+	free(sink.keys);
+	free(sink.ranges);
+	if (s)
+		nftnl_set_free(s);
 	return r;
 }
 
@@ -1742,30 +2259,46 @@ struct rules_ctx {
 	size_t *n;
 };
 
+/* What a rule of a kind we never write reads as: it compares unequal to
+ * every rule of ours, so the table counts as changed. */
+#define FOREIGN_RULE "[ an expression port53guard does not write ]"
+
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_rule *r = NULL;
 	struct rules_ctx *c = data;
 	struct nft_live_rule *lr;
-	int ret = 0;
+	int ret = 0, ok = rule_msg_ok(nlh);
 
-	if (!r)
+	if (ok < 0)
+		return -EPROTO;
+	if (strcmp(or_else(msg_str(nlh, NFTA_RULE_TABLE), ""), RULESET_TABLE) != 0 ||
+	    strcmp(or_else(msg_str(nlh, NFTA_RULE_CHAIN), ""), c->chain) != 0)
+		return 0;
+	if (ok && !(r = nftnl_rule_alloc()))
 		return -ENOMEM;
-	if (nftnl_rule_nlmsg_parse(nlh, r) < 0 ||
-	    strcmp(or_else(nftnl_rule_get_str(r, NFTNL_RULE_TABLE), ""), RULESET_TABLE) != 0 ||
-	    strcmp(or_else(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), ""), c->chain) != 0)
+	if (r && nftnl_rule_nlmsg_parse(nlh, r) < 0) {
+		ret = -EPROTO;
 		goto out;
+	}
 	lr = grow(*c->rules, *c->n, sizeof(*lr));
 	if (!lr) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	*c->rules = lr;
-	ret = live_rule_fill(r, &lr[*c->n]);
+	if (r) {
+		ret = live_rule_fill(r, &lr[*c->n]);
+	} else {
+		memset(&lr[*c->n], 0, sizeof(lr[*c->n]));
+		lr[*c->n].exprs = strdup(FOREIGN_RULE);
+		ret = lr[*c->n].exprs ? 0 : -ENOMEM;
+	}
 	if (ret == 0)
 		(*c->n)++;
 out:
-	nftnl_rule_free(r);
+	if (r)
+		nftnl_rule_free(r);
 	return ret;
 }
 
@@ -1796,6 +2329,125 @@ static int read_rules(struct nft_handle *h, const char *chain, struct nft_live_r
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
 	return talk_retry(h, nlh, rule_cb, &c, rules_reset, &c);
+}
+
+/* ---- parsing without a socket (nft-internal.h) ---------------------------- */
+
+/* Per set: its elements through both paths, or its names. */
+struct feed_set {
+	struct keys_sink stream, full;
+	struct nftnl_set *names;
+};
+
+static int feed_elems(const struct nlmsghdr *nlh, struct nft_live_set *ls, struct feed_set *f)
+{
+	int r;
+
+	if (ls->key_type == NFT_TYPE_IFNAME) {
+		if (!f->names && !(f->names = nftnl_set_alloc()))
+			return -ENOMEM;
+		return elems_cb(nlh, &f->names);
+	}
+	r = keys_cb(nlh, &f->stream);
+	return r ? r : keys_cb(nlh, &f->full);
+}
+
+/* The set's ranges the way read_elems() makes them, and whether the
+ * stream would have been used and agrees with the general way. */
+static int feed_finish(struct nft_live_set *ls, struct feed_set *f, bool *agree)
+{
+	int family = ls->key_len == 4 ? AF_INET : AF_INET6;
+	struct nft_live_set general = { 0 };
+	int r;
+
+	if (ls->key_type == NFT_TYPE_IFNAME)
+		return f->names ? collect_names(f->names, ls) : 0;
+	r = sink_ranges(&f->full, &general, family);
+	if (r == 0 && !f->stream.need_full) {
+		r = sink_ranges(&f->stream, ls, family);
+		if (r == 0 && (ls->n_ranges != general.n_ranges ||
+			       (ls->n_ranges && memcmp(ls->ranges, general.ranges,
+						       ls->n_ranges * sizeof(*ls->ranges)) != 0)))
+			*agree = false;
+		free(general.ranges);
+	} else if (r == 0) {
+		ls->ranges = general.ranges;
+		ls->n_ranges = general.n_ranges;
+	}
+	return r;
+}
+
+int nft_parse_dump(const void *buf, size_t len, struct nft_live **ret, bool *paths_agree)
+{
+	struct nft_live *live = calloc(1, sizeof(*live));
+	struct feed_set *fs = NULL;
+	struct rules_ctx dns = { .chain = RULESET_CHAIN_DNS }, ingress = { .chain = RULESET_CHAIN };
+	int left = len > INT_MAX ? INT_MAX : (int)len, r = 0;
+
+	*paths_agree = true;
+	if (!live)
+		return -ENOMEM;
+	dns.rules = &live->rules;
+	dns.n = &live->n_rules;
+	ingress.rules = &live->ingress;
+	ingress.n = &live->n_ingress;
+	for (const struct nlmsghdr *nlh = buf; r == 0 && msg_ok(nlh, left);
+	     nlh = mnl_nlmsg_next(nlh, &left)) {
+		size_t had = live->n_sets;
+
+		switch (NFNL_MSG_TYPE(nlh->nlmsg_type)) {
+		case NFT_MSG_NEWTABLE:
+			r = table_cb(nlh, live);
+			break;
+		case NFT_MSG_NEWCHAIN:
+			r = chain_cb(nlh, live);
+			break;
+		case NFT_MSG_NEWSET:
+			r = set_cb(nlh, live);
+			if (r == 0 && live->n_sets > had) {
+				struct feed_set *f = realloc(fs, live->n_sets * sizeof(*fs));
+				struct nft_live_set *ls = &live->sets[had];
+
+				if (!f) {
+					r = -ENOMEM;
+					break;
+				}
+				fs = f;
+				fs[had] = (struct feed_set){
+					.stream = { .len = ls->key_len == 4 ? 4 : 16 },
+					.full = { .len = ls->key_len == 4 ? 4 : 16, .full = true },
+				};
+			}
+			break;
+		case NFT_MSG_NEWSETELEM:
+			/* A dump holds one set's elements: they go to the last set. */
+			if (live->n_sets)
+				r = feed_elems(nlh, &live->sets[live->n_sets - 1], &fs[live->n_sets - 1]);
+			break;
+		case NFT_MSG_NEWRULE:
+			r = rule_cb(nlh, &dns);
+			if (r == 0)
+				r = rule_cb(nlh, &ingress);
+			break;
+		}
+	}
+	for (size_t i = 0; i < live->n_sets; i++) {
+		if (r == 0)
+			r = feed_finish(&live->sets[i], &fs[i], paths_agree);
+		free(fs[i].stream.ranges);
+		free(fs[i].stream.keys);
+		free(fs[i].full.ranges);
+		free(fs[i].full.keys);
+		if (fs[i].names)        /* nftnl_set_free() takes no NULL */
+			nftnl_set_free(fs[i].names);
+	}
+	free(fs);
+	if (r < 0) {
+		nft_live_free(live);
+		return r;
+	}
+	*ret = live;
+	return 0;
 }
 
 static bool has_chain(const struct nft_live *live, const char *name)
@@ -1883,6 +2535,12 @@ void nft_live_free(struct nft_live *live)
 	free(live->sets);
 	free(live->chains);
 	free(live);
+}
+
+unsigned nft_live_flags(const struct nft_live *live)
+{
+	return (live->table_flags & NFT_TABLE_F_OWNER ? NFT_APPLY_OWNER : 0) |
+	       (live->table_flags & NFT_TABLE_F_PERSIST ? NFT_APPLY_PERSIST : 0);
 }
 
 const struct nft_live_rule *nft_live_find_rule(const struct nft_live *live, const char *comment)

@@ -58,6 +58,15 @@ int nft_apply(struct nft_handle *h, const struct ruleset *rs, unsigned flags, ch
  * the table or set is missing (then apply the whole table). */
 int nft_set_internal(struct nft_handle *h, const struct ruleset *rs, char *errbuf, size_t errlen);
 
+/* Takes over the table with the given handle as it is (objects and
+ * counters kept), with the flags OWNER and PERSIST: the kernel allows it
+ * for an orphaned table, i.e. one whose owning socket has closed while
+ * PERSIST kept the table (Linux 6.9). -EOPNOTSUPP for a table without
+ * PERSIST, -EPERM when another socket owns it, -ESTALE when the table
+ * was replaced or deleted meanwhile (then it may now be an empty table of
+ * this socket's: replace it). */
+int nft_adopt(struct nft_handle *h, uint64_t handle, char *errbuf, size_t errlen);
+
 /* Deletes the table; succeeds when it does not exist. */
 int nft_remove(struct nft_handle *h, char *errbuf, size_t errlen);
 
@@ -100,6 +109,8 @@ struct nft_live {
 	uint32_t genid;                         /* ruleset generation it was read at */
 	uint32_t table_flags;                   /* NFT_TABLE_F_* */
 	uint64_t table_handle;                  /* changes when the table is replaced */
+	uint32_t table_owner;                   /* netlink port id of the owning socket
+						   (NFT_TABLE_F_OWNER), 0 without one */
 	struct nft_live_chain *chains;
 	size_t n_chains;
 	struct nft_live_set *sets;
@@ -117,6 +128,9 @@ struct nft_live {
  * Returns -ENOENT when the table does not exist. */
 int nft_read(struct nft_handle *h, struct nft_live **ret, char *errbuf, size_t errlen);
 void nft_live_free(struct nft_live *live);
+
+/* The live table's OWNER and PERSIST flags, as NFT_APPLY_* flags. */
+unsigned nft_live_flags(const struct nft_live *live);
 
 /* The first rule carrying this comment, or NULL. */
 const struct nft_live_rule *nft_live_find_rule(const struct nft_live *live, const char *comment);

@@ -105,10 +105,20 @@ check "the stream during the reload was sent ($sent queries)" test "${sent:-0}" 
 assert_eq "no query of the non-allowlisted client was answered during the reload" 0 "${answered:-x}"
 assert_eq "still one table after reload" 1 "$(table_count "$srv")"
 
-# ---- SIGKILL, then restart ------------------------------------------------
+# ---- an unchanged table is kept: counters survive a reload and a restart ---
 sed -i 's|^allow = .*|allow = 10.53.2.0/24|' "$conf"
 kill -HUP "$pid"
 wait_for 5 dig_times_out "$cli" 10.53.1.1 host.test.p53
+dig_times_out "$cli" fd53:1::1 host.test.p53
+kept_events() { grep -c " event=rules_applied .*reason=$2 .*table_change=$3 " "$1"; }
+n0=$(drop_counter "$srv")
+check "drops were counted before the unchanged reload ($n0)" test "${n0:-0}" -gt 0
+kill -HUP "$pid"
+check "unchanged reload: rules_applied says the table was kept" \
+	wait_for 5 bash -c "$(declare -f kept_events); [ \$(kept_events '$dir/enforce.log' reload kept) -ge 1 ]"
+assert_eq "unchanged reload: the drop counter is kept" "$n0" "$(drop_counter "$srv")"
+
+# ---- SIGKILL, then restart ------------------------------------------------
 agent_stop "$pid" KILL
 assert_eq "after SIGKILL the table is still in the kernel" 1 "$(table_count "$srv")"
 check "after SIGKILL the internet client is still refused" dig_times_out "$cli" 10.53.1.1 host.test.p53
@@ -117,9 +127,34 @@ assert_eq "status after SIGKILL: not running (exit 1)" 1 "$(status_code "$srv" "
 # owner when the agent died; the restarted agent owns it again.
 listing() { ip netns exec "$srv" nft -s list table inet port53guard | sed -e 's/ # progname.*//' -e '/^\tflags /d'; }
 before=$(listing)
+n1=$(drop_counter "$srv")
 pid=$(agent_start "$srv" "$conf" "$dir/restart.log")
 assert_eq "restart leaves one table" 1 "$(table_count "$srv")"
 assert_eq "restart installs the same table (no duplicate rules)" "$before" "$(listing)"
+# The dead agent's table has no owner left (persist kept it): the new
+# agent takes it over as it is, where the kernel allows that.
+if grep -q ' event=table_flags .*used=owner,persist' "$dir/restart.log"; then
+	assert_eq "restart: rules_applied says the orphaned table was taken over" 1 \
+		"$(kept_events "$dir/restart.log" start adopted)"
+	check "restart: the table is owned again (by the new agent)" \
+		bash -c "ip netns exec '$srv' nft list table inet port53guard | grep -q '^[[:space:]]*flags owner'"
+else
+	assert_eq "restart: rules_applied says the table was kept" 1 "$(kept_events "$dir/restart.log" start kept)"
+fi
+assert_eq "restart: the drop counter is kept" "$n1" "$(drop_counter "$srv")"
+kill -HUP "$pid"
+check "unchanged reload after the restart: kept" \
+	wait_for 5 bash -c "$(declare -f kept_events); [ \$(kept_events '$dir/restart.log' reload kept) -ge 1 ]"
+assert_eq "unchanged reload after the restart: the drop counter is kept" "$n1" "$(drop_counter "$srv")"
+# A changed configuration still replaces the table.
+sed -i 's|^allow = .*|allow = 10.53.2.0/24, 203.0.113.0/24|' "$conf"
+kill -HUP "$pid"
+check "changed reload: rules_applied says the table was replaced" \
+	wait_for 5 bash -c "$(declare -f kept_events); [ \$(kept_events '$dir/restart.log' reload replaced) -ge 1 ]"
+assert_eq "changed reload: the new table's drop counter starts at 0" 0 "$(drop_counter "$srv")"
+sed -i 's|^allow = .*|allow = 10.53.2.0/24|' "$conf"
+kill -HUP "$pid"
+wait_for 5 bash -c "$(declare -f kept_events); [ \$(kept_events '$dir/restart.log' reload replaced) -ge 2 ]"
 agent_stop "$pid"
 check "SIGTERM with keep_on_stop=yes logs rules_kept and how to lift them" log_has "$dir/restart.log" rules_kept 'lift_with="port53guard remove"'
 assert_eq "and the table stays" 1 "$(table_count "$srv")"

@@ -526,6 +526,23 @@ check "no-op: an extra element of set internal is replaced" \
 	bash -c "ip netns exec '$srv' '$PORT53GUARD' -c '$conf' apply | grep -q '^table inet port53guard installed:'"
 check "no-op: set internal is empty again" \
 	bash -c "! ip netns exec '$srv' nft list set inet port53guard internal | grep -q '\"lo\"'"
+# Elements of an allowlist set, read back range by range: one more range
+# below, right after (a key the kernel then holds twice) or above the
+# configured ones, or up to the last address, is a change.
+for extra in 10.0.0.0/16 10.53.3.0/24 203.0.113.0/24 255.255.255.0/24; do
+	p53g "$srv" -c "$conf" apply >/dev/null
+	ip netns exec "$srv" nft add element inet port53guard allow4 "{ $extra }"
+	check "no-op: an extra allow4 element $extra is replaced" \
+		bash -c "ip netns exec '$srv' '$PORT53GUARD' -c '$conf' apply | grep -q '^table inet port53guard installed:'"
+done
+ip netns exec "$srv" nft add element inet port53guard allow6 '{ 2001:db8::/32 }'
+check "no-op: an extra allow6 element is replaced" \
+	bash -c "ip netns exec '$srv' '$PORT53GUARD' -c '$conf' apply | grep -q '^table inet port53guard installed:'"
+ip netns exec "$srv" nft delete element inet port53guard allow6 '{ fd53:2::/64 }'
+check "no-op: a missing allow6 element is put back" \
+	bash -c "ip netns exec '$srv' '$PORT53GUARD' -c '$conf' apply | grep -q '^table inet port53guard installed:'"
+check "no-op: and then the table is unchanged" \
+	bash -c "ip netns exec '$srv' '$PORT53GUARD' -c '$conf' apply | grep -q '^table inet port53guard unchanged:'"
 check "no-op: a changed allowlist is installed" \
 	bash -c "ip netns exec '$srv' '$PORT53GUARD' -c '$conf_other' apply | grep -q '^table inet port53guard installed:'"
 ip netns exec "$srv" nft add rule inet port53guard dns counter

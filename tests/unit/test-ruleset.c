@@ -206,6 +206,72 @@ static void test_merge_random(void **state)
 	check_against_brute_force(AF_INET6, "fd53::");
 }
 
+/* ruleset_normalize() sorts only what is not sorted yet (the read-back is,
+ * the configuration seldom): the same ranges in any order, equal starts
+ * and duplicates included, must give the same result. */
+static int start_then_end(const void *a, const void *b)
+{
+	const struct ruleset_range *x = a, *y = b;
+	int r = memcmp(x->start, y->start, sizeof(x->start));
+
+	return r ? r : memcmp(x->end, y->end, sizeof(x->end));
+}
+
+static void test_normalize_orders(void **state)
+{
+	enum { N = 3000 };
+	struct ruleset_range *base = calloc(N, sizeof(*base)), *v = calloc(N, sizeof(*v));
+	struct ruleset_range *want = calloc(N, sizeof(*want));
+	size_t n_want, n;
+
+	(void)state;
+	assert_non_null(base);
+	assert_non_null(v);
+	assert_non_null(want);
+	for (size_t i = 0; i < N; i++) {
+		/* 10.x.y.z starts within a /16, lengths 1 to 64: many overlap,
+		 * touch, share a start or repeat (every 7th copies an earlier one). */
+		uint32_t s = i % 7 == 6 ? 0 : (rng() % 65536), e = s + rng() % 64;
+
+		if (i % 7 == 6) {
+			base[i] = base[i / 2];
+			continue;
+		}
+		base[i].start[0] = base[i].end[0] = 10;
+		base[i].start[2] = (uint8_t)(s >> 8);
+		base[i].start[3] = (uint8_t)s;
+		e = e > 65535 ? 65535 : e;
+		base[i].end[2] = (uint8_t)(e >> 8);
+		base[i].end[3] = (uint8_t)e;
+	}
+	/* Reference: sorted by start, then by end, with qsort. */
+	memcpy(want, base, N * sizeof(*want));
+	qsort(want, N, sizeof(*want), start_then_end);
+	n_want = ruleset_normalize(want, N, AF_INET);
+	assert_true(n_want > 10 && n_want < N);
+	for (int order = 0; order < 3; order++) {
+		memcpy(v, base, N * sizeof(*v));
+		if (order == 1) {       /* ascending already */
+			qsort(v, N, sizeof(*v), start_then_end);
+		} else if (order == 2) {        /* descending */
+			qsort(v, N, sizeof(*v), start_then_end);
+			for (size_t i = 0, j = N - 1; i < j; i++, j--) {
+				struct ruleset_range t = v[i];
+
+				v[i] = v[j];
+				v[j] = t;
+			}
+		}
+		n = ruleset_normalize(v, N, AF_INET);
+		assert_int_equal(n, n_want);
+		assert_memory_equal(v, want, n * sizeof(*v));
+	}
+	assert_int_equal(ruleset_normalize(v, 0, AF_INET), 0);
+	free(want);
+	free(v);
+	free(base);
+}
+
 /* ---- ranges as text ------------------------------------------------------ */
 
 struct range_case {
@@ -725,6 +791,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_random),
+		cmocka_unit_test(test_normalize_orders),
 		cmocka_unit_test(test_range_format),
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_policy_rules),
