@@ -4,13 +4,13 @@
 # "port53guard apply" against the real kernel, real servers and real clients,
 # all inside network namespaces:
 #
-#   inet  10.53.1.2 --+                       +-- 10.53.3.2  res   (unbound: the
-#   (the internet)    |                       |   server's own upstream)
-#                     +-- srv: dnsmasq :53 ---+
-#   ok    10.53.2.2 --+   dnsmasq :5353,      +-- 10.53.4.2  mgmt  (reaches srv over
-#   (allowlisted)         a TCP service :22        an exempt interface)
+#   inet  198.51.100.18 --+                       +-- 198.51.100.50  res   (unbound: the
+#   (the internet)        |                       |   server's own upstream)
+#                         +-- srv: dnsmasq :53 ---+
+#   ok    198.51.100.34 --+   dnsmasq :5353,      +-- 198.51.100.66  mgmt  (reaches srv
+#   (allowlisted)             a TCP service :22        over an exempt interface)
 #
-# Each link also carries fd53:IDX::1 (srv) and fd53:IDX::2 (the other side).
+# Each link also carries 2001:db8:53:IDX::1 (srv) and 2001:db8:53:IDX::2 (the other side).
 
 here=$(dirname "$0")
 . "$here/lib.sh"
@@ -32,11 +32,11 @@ ns_link "$srv" "$mgmt" 4 || exit 1
 mgmt_if=$(link_if 4 a)
 
 start_dnsmasq "$srv" >/dev/null || exit 1
-start_unbound "$res" 10.53.3.2 >/dev/null || exit 1
-start_unbound "$res" fd53:3::2 >/dev/null || exit 1
+start_unbound "$res" 198.51.100.50 >/dev/null || exit 1
+start_unbound "$res" 2001:db8:53:3::2 >/dev/null || exit 1
 spawn "$srv" "$P53_TMP/dnsmasq5353.log" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv \
 	--no-hosts --user=root --group=root --pid-file="$P53_TMP/dnsmasq5353.pid" --port=5353 \
-	--host-record=host.test.p53,10.53.0.53,fd53::53 >/dev/null
+	--host-record=host.test.p53,192.0.2.53,2001:db8:53::53 >/dev/null
 spawn "$srv" "$P53_TMP/http22.log" python3 -m http.server 22 --bind :: >/dev/null
 wait_for 5 dig_query "$srv" 127.0.0.1 host.test.p53 -p 5353 || { echo "# no dnsmasq on 5353" >&2; exit 1; }
 
@@ -100,9 +100,9 @@ write_conf() {           # FILE PROTOCOLS EXEMPT [ALLOW...]
 conf=$P53_TMP/udp.conf
 conf_tcp=$P53_TMP/tcp.conf
 conf_other=$P53_TMP/other.conf
-write_conf "$conf" udp "$mgmt_if" 10.53.2.0/24 fd53:2::/64
-write_conf "$conf_tcp" "udp, tcp" "$(link_if 4 '*')" 10.53.2.2 fd53:2::2
-write_conf "$conf_other" udp "$mgmt_if" 10.53.2.0/24 fd53:2::/64 192.0.2.0/24
+write_conf "$conf" udp "$mgmt_if" 198.51.100.32/28 2001:db8:53:2::/64
+write_conf "$conf_tcp" "udp, tcp" "$(link_if 4 '*')" 198.51.100.34 2001:db8:53:2::2
+write_conf "$conf_other" udp "$mgmt_if" 198.51.100.32/28 2001:db8:53:2::/64 192.0.2.0/24
 
 REFUSE_UDP="UDP:53 from 0.0.0.0/0 and ::/0: refuse"
 ALLOW4_UDP="UDP:53 from the IPv4 allowlist"
@@ -117,8 +117,8 @@ bystander_before=$(ip netns exec "$srv" nft -s list table inet bystander)
 
 # --- before: everybody is answered --------------------------------------------
 for fam in 4 6; do
-	a=$([ $fam = 4 ] && echo 10.53.1.1 || echo fd53:1::1)
-	b=$([ $fam = 4 ] && echo 10.53.2.1 || echo fd53:2::1)
+	a=$([ $fam = 4 ] && echo 198.51.100.17 || echo 2001:db8:53:1::1)
+	b=$([ $fam = 4 ] && echo 198.51.100.33 || echo 2001:db8:53:2::1)
 	check "before apply: internet client answered over UDP/IPv$fam" dig_query "$inet" "$a" host.test.p53
 	check "before apply: allowlisted client answered over UDP/IPv$fam" dig_query "$ok" "$b" host.test.p53
 done
@@ -143,21 +143,21 @@ check "apply says no interface is internal (internal_interfaces = none)" \
 	grep -q "^internal interfaces .*: 0$" <<<"$out"
 check "apply --verify: the table matches" p53g "$srv" -c "$conf" apply --verify
 
-check "internet client: UDP/IPv4 query times out" dig_times_out "$inet" 10.53.1.1 host.test.p53
-check "internet client: UDP/IPv6 query times out" dig_times_out "$inet" fd53:1::1 host.test.p53
-check "allowlisted client: answered over UDP/IPv4" dig_query "$ok" 10.53.2.1 host.test.p53
-check "allowlisted client: answered over UDP/IPv6" dig_query "$ok" fd53:2::1 host.test.p53
-check "exempt interface: answered over UDP/IPv4" dig_query "$mgmt" 10.53.4.1 host.test.p53
-check "exempt interface: answered over UDP/IPv6" dig_query "$mgmt" fd53:4::1 host.test.p53
+check "internet client: UDP/IPv4 query times out" dig_times_out "$inet" 198.51.100.17 host.test.p53
+check "internet client: UDP/IPv6 query times out" dig_times_out "$inet" 2001:db8:53:1::1 host.test.p53
+check "allowlisted client: answered over UDP/IPv4" dig_query "$ok" 198.51.100.33 host.test.p53
+check "allowlisted client: answered over UDP/IPv6" dig_query "$ok" 2001:db8:53:2::1 host.test.p53
+check "exempt interface: answered over UDP/IPv4" dig_query "$mgmt" 198.51.100.65 host.test.p53
+check "exempt interface: answered over UDP/IPv6" dig_query "$mgmt" 2001:db8:53:4::1 host.test.p53
 check "loopback: answered on 127.0.0.1" dig_query "$srv" 127.0.0.1 host.test.p53
 check "loopback: answered on ::1" dig_query "$srv" ::1 host.test.p53
-check "server's own queries to its resolver (IPv4) work" dig_query "$srv" 10.53.3.2 host.test.p53
-check "server's own queries to its resolver (IPv6) work" dig_query "$srv" fd53:3::2 host.test.p53
-check "TCP/53 still answered when only UDP is refused" dig_query "$inet" 10.53.1.1 host.test.p53 +tcp
-check "UDP service on port 5353 unaffected (IPv4)" dig_query "$inet" 10.53.1.1 host.test.p53 -p 5353
-check "UDP service on port 5353 unaffected (IPv6)" dig_query "$inet" fd53:1::1 host.test.p53 -p 5353
-check "TCP service on port 22 unaffected (IPv4)" tcp_connect "$inet" 10.53.1.1 22
-check "TCP service on port 22 unaffected (IPv6)" tcp_connect "$inet" fd53:1::1 22
+check "server's own queries to its resolver (IPv4) work" dig_query "$srv" 198.51.100.50 host.test.p53
+check "server's own queries to its resolver (IPv6) work" dig_query "$srv" 2001:db8:53:3::2 host.test.p53
+check "TCP/53 still answered when only UDP is refused" dig_query "$inet" 198.51.100.17 host.test.p53 +tcp
+check "UDP service on port 5353 unaffected (IPv4)" dig_query "$inet" 198.51.100.17 host.test.p53 -p 5353
+check "UDP service on port 5353 unaffected (IPv6)" dig_query "$inet" 2001:db8:53:1::1 host.test.p53 -p 5353
+check "TCP service on port 22 unaffected (IPv4)" tcp_connect "$inet" 198.51.100.17 22
+check "TCP service on port 22 unaffected (IPv6)" tcp_connect "$inet" 2001:db8:53:1::1 22
 
 # --- applying twice: one table, the same table ------------------------------------
 first=$(listing)
@@ -170,12 +170,12 @@ check "the listing carries the refuse comment" grep -q "comment \"$REFUSE_UDP" <
 p53g "$srv" -c "$conf" apply --force >/dev/null # a fresh table: counters at 0
 assert_eq "fresh table: drop counter 0" 0 "$(verify_counter "$conf" "$REFUSE_UDP")"
 sent=0
-for a in 10.53.1.1 fd53:1::1 10.53.1.1 fd53:1::1 10.53.1.1; do
+for a in 198.51.100.17 2001:db8:53:1::1 198.51.100.17 2001:db8:53:1::1 198.51.100.17; do
 	dig_times_out "$inet" "$a" "q$sent.test.p53" && sent=$((sent + 1))   # +tries=1: one packet each
 done
 assert_eq "internet client sent 5 unanswered queries" 5 "$sent"
 for _ in 1 2 3; do
-	dig_query "$ok" 10.53.2.1 host.test.p53
+	dig_query "$ok" 198.51.100.33 host.test.p53
 done
 assert_eq "drop counter via apply --verify = queries sent" "$sent" "$(verify_counter "$conf" "$REFUSE_UDP")"
 assert_eq "drop counter via nft -j = queries sent" "$sent" "$(json_counter "$REFUSE_UDP")"
@@ -191,12 +191,12 @@ assert_eq "repaired table is the configured one" "$first" "$(listing)"
 
 # --- TCP refused only when configured (exempt by wildcard this time) --------------
 check "apply with protocols udp, tcp" p53g "$srv" -c "$conf_tcp" apply
-check "TCP/53 from the internet client now fails (IPv4)" dig_times_out "$inet" 10.53.1.1 host.test.p53 +tcp
-check "TCP/53 from the internet client now fails (IPv6)" dig_times_out "$inet" fd53:1::1 host.test.p53 +tcp
-check "TCP/53 from the allowlisted client answered" dig_query "$ok" 10.53.2.1 host.test.p53 +tcp
-check "TCP/53 over the exempt (wildcard) interface answered" dig_query "$mgmt" fd53:4::1 host.test.p53 +tcp
-check "TCP service on port 22 still unaffected" tcp_connect "$inet" 10.53.1.1 22
-check "UDP service on port 5353 still unaffected" dig_query "$inet" 10.53.1.1 host.test.p53 -p 5353
+check "TCP/53 from the internet client now fails (IPv4)" dig_times_out "$inet" 198.51.100.17 host.test.p53 +tcp
+check "TCP/53 from the internet client now fails (IPv6)" dig_times_out "$inet" 2001:db8:53:1::1 host.test.p53 +tcp
+check "TCP/53 from the allowlisted client answered" dig_query "$ok" 198.51.100.33 host.test.p53 +tcp
+check "TCP/53 over the exempt (wildcard) interface answered" dig_query "$mgmt" 2001:db8:53:4::1 host.test.p53 +tcp
+check "TCP service on port 22 still unaffected" tcp_connect "$inet" 198.51.100.17 22
+check "UDP service on port 5353 still unaffected" dig_query "$inet" 198.51.100.17 host.test.p53 -p 5353
 
 # --- a batch the kernel refuses leaves the previous table as it was ---------------
 # The kernel allows 1024 hooks per hook point. A replacement briefly holds the
@@ -223,8 +223,8 @@ check "refused batch: the error names the chain and the kernel's reason" \
 	grep -q "cannot install rules: chain ingress .*: Argument list too long" "$P53_TMP/fail.err"
 assert_eq "refused batch: previous table untouched" "$kept" "$(listing)"
 check "refused batch: previous table still verifies" p53g "$srv" -c "$conf" apply --verify
-check "refused batch: internet client still refused" dig_times_out "$inet" 10.53.1.1 host.test.p53
-check "refused batch: allowlisted client still answered" dig_query "$ok" 10.53.2.1 host.test.p53
+check "refused batch: internet client still refused" dig_times_out "$inet" 198.51.100.17 host.test.p53
+check "refused batch: allowlisted client still answered" dig_query "$ok" 198.51.100.33 host.test.p53
 ip netns exec "$srv" nft delete table inet filler
 check "with room on the hook the same apply succeeds" p53g "$srv" -c "$conf_other" apply
 
@@ -269,7 +269,7 @@ import ipaddress, random, sys
 random.seed(53)
 with open(sys.argv[1], "w") as f:
     f.write("[rules]\nprotocols = udp\nexempt_interfaces = %s\ninternal_interfaces = none\n" % sys.argv[2])
-    f.write("allow = 10.53.2.0/24\nallow = fd53:2::/64\n")
+    f.write("allow = 198.51.100.32/28\nallow = 2001:db8:53:2::/64\n")
     for i in range(6998):
         net = ipaddress.ip_network((random.getrandbits(32) & ~0xff, 24 + random.randrange(9)), strict=False)
         f.write("allow = %s\n" % net)
@@ -304,8 +304,8 @@ n6=$(ip netns exec "$srv" nft -j list set inet port53guard allow6 |
 	python3 -c 'import json,sys; print(sum(len(i["set"].get("elem", [])) for i in json.load(sys.stdin)["nftables"] if "set" in i))')
 want=$(p53g "$srv" -c "$big" apply --verify | sed -n 's/.*(\([0-9]*\) rules, \([0-9]*\) IPv4 and \([0-9]*\) IPv6.*/\2 \3/p')
 assert_eq "nft lists the merged ranges the program reports" "$want" "$n4 $n6"
-check "10,000 prefixes: allowlisted client answered" dig_query "$ok" fd53:2::1 host.test.p53
-check "10,000 prefixes: internet client refused" dig_times_out "$inet" 10.53.1.1 host.test.p53
+check "10,000 prefixes: allowlisted client answered" dig_query "$ok" 2001:db8:53:2::1 host.test.p53
+check "10,000 prefixes: internet client refused" dig_times_out "$inet" 198.51.100.17 host.test.p53
 
 # --- the edges of the address space, and nft -f loading the dry run ------------
 # Interval sets need care at both ends: a range from address 0 has no gap
@@ -322,8 +322,8 @@ same_as_nft() {          # CONF
 }
 edges=$P53_TMP/edges.conf
 everyone=$P53_TMP/everyone.conf
-write_conf "$edges" "udp, tcp" "$mgmt_if" 0.0.0.0/8 255.255.255.0/24 10.53.2.0/24 ::/127 \
-	ffff::/16 fd53:2::/64 192.0.2.1 192.0.2.2
+write_conf "$edges" "udp, tcp" "$mgmt_if" 0.0.0.0/8 255.255.255.0/24 198.51.100.32/28 ::/127 \
+	ffff::/16 2001:db8:53:2::/64 192.0.2.1 192.0.2.2
 write_conf "$everyone" udp "" 0.0.0.0/0 ::/0
 check "edges: our table equals nft -f of the dry run" same_as_nft "$edges"
 check "edges: nft lists the top range as a prefix" grep -q "255.255.255.0/24" <<<"$(listing)"
@@ -336,8 +336,8 @@ check "10,000 prefixes: our table equals nft -f of the dry run" same_as_nft "$bi
 # --- remove restores answers -------------------------------------------------------------
 check "remove exits 0" p53g "$srv" remove
 assert_eq "remove leaves no table" 0 "$(table_count)"
-check "after remove: internet client answered over UDP/IPv4" dig_query "$inet" 10.53.1.1 host.test.p53
-check "after remove: internet client answered over UDP/IPv6" dig_query "$inet" fd53:1::1 host.test.p53
+check "after remove: internet client answered over UDP/IPv4" dig_query "$inet" 198.51.100.17 host.test.p53
+check "after remove: internet client answered over UDP/IPv6" dig_query "$inet" 2001:db8:53:1::1 host.test.p53
 check "remove again (already gone) exits 0" p53g "$srv" remove
 p53g "$srv" -c "$conf" apply --verify >/dev/null
 assert_eq "apply --verify exits 3 when the table is missing" 3 "$?"
@@ -505,7 +505,7 @@ check "no-op: start from a fresh table" p53g "$srv" -c "$conf" apply --force
 handle() { ip netns exec "$srv" nft -a list tables | sed -n 's/^table inet port53guard.*# handle //p'; }
 h0=$(handle)
 refused=0
-for a in 10.53.1.1 fd53:1::1 10.53.1.1; do
+for a in 198.51.100.17 2001:db8:53:1::1 198.51.100.17; do
 	dig_times_out "$inet" "$a" "noop$refused.test.p53" && refused=$((refused + 1))
 done
 assert_eq "no-op: 3 queries refused and counted" 3 "$(verify_counter "$conf" "$REFUSE_UDP")"
@@ -529,16 +529,17 @@ check "no-op: set internal is empty again" \
 # Elements of an allowlist set, read back range by range: one more range
 # below, right after (a key the kernel then holds twice) or above the
 # configured ones, or up to the last address, is a change.
-for extra in 10.0.0.0/16 10.53.3.0/24 203.0.113.0/24 255.255.255.0/24; do
+for extra in 10.0.0.0/16 198.51.100.48/28 203.0.113.0/24 255.255.255.0/24; do
 	p53g "$srv" -c "$conf" apply >/dev/null
 	ip netns exec "$srv" nft add element inet port53guard allow4 "{ $extra }"
 	check "no-op: an extra allow4 element $extra is replaced" \
 		bash -c "ip netns exec '$srv' '$PORT53GUARD' -c '$conf' apply | grep -q '^table inet port53guard installed:'"
 done
-ip netns exec "$srv" nft add element inet port53guard allow6 '{ 2001:db8::/32 }'
+check "no-op: another process adds an allow6 element" \
+	ip netns exec "$srv" nft add element inet port53guard allow6 '{ 2001:db8:ffff::/48 }'
 check "no-op: an extra allow6 element is replaced" \
 	bash -c "ip netns exec '$srv' '$PORT53GUARD' -c '$conf' apply | grep -q '^table inet port53guard installed:'"
-ip netns exec "$srv" nft delete element inet port53guard allow6 '{ fd53:2::/64 }'
+ip netns exec "$srv" nft delete element inet port53guard allow6 '{ 2001:db8:53:2::/64 }'
 check "no-op: a missing allow6 element is put back" \
 	bash -c "ip netns exec '$srv' '$PORT53GUARD' -c '$conf' apply | grep -q '^table inet port53guard installed:'"
 check "no-op: and then the table is unchanged" \
@@ -554,7 +555,7 @@ check "no-op: the repaired table verifies" p53g "$srv" -c "$conf_other" apply --
 # 50,000 ranges, and a loop that adds and deletes an unrelated table: only
 # this table's own objects are read, so the churn elsewhere does not matter.
 huge=$P53_TMP/huge.conf
-write_conf "$huge" udp "$mgmt_if" 10.53.2.0/24
+write_conf "$huge" udp "$mgmt_if" 198.51.100.32/28
 python3 - "$huge" <<'PY'
 import sys
 with open(sys.argv[1], "a") as f:
