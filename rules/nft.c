@@ -1379,7 +1379,10 @@ static const struct nlattr *nest_end(const struct nlattr *nest)
 
 static bool msg_attrs_ok(const struct nlmsghdr *nlh, const policy_t *policy, size_t n)
 {
-	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(struct nfgenmsg))
+	/* libmnl parses attributes up to the length rounded up to 4 bytes,
+	 * so an unaligned length would let an attribute reach past the end
+	 * checked here. The kernel's messages are always aligned. */
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(struct nfgenmsg) || nlh->nlmsg_len % MNL_ALIGNTO)
 		return false;
 	return attrs_ok(mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg)),
 			(const void *)((const char *)nlh + nlh->nlmsg_len), policy, n);

@@ -21,7 +21,9 @@ mkdir "$work/corpus" "$work/artifacts"
 cp -R "$seeds/." "$work/corpus/"
 
 rc=0
-"$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+# libFuzzer's own exit status on a finding is 77, which meson takes for
+# "skipped": a crash must fail the test.
+"$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -error_exitcode=1 \
 	-artifact_prefix="$work/artifacts/" -print_final_stats=1 \
 	"$work/corpus" "$seeds" >"$work/log" 2>&1 || rc=$?
 
@@ -37,4 +39,5 @@ if [ "$rc" != 0 ]; then
 		base64 "$a" >&2
 	done
 fi
+[ "$rc" = 77 ] && rc=1
 exit "$rc"
