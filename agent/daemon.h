@@ -47,6 +47,8 @@ struct daemon {
 	char enforce_trigger[160];
 	time_t verified_at;                     /* wall clock of the last good verify */
 	uint64_t next_verify_ms;
+	uint64_t next_ranges_ms;                /* next verify that reads the allow sets' elements */
+	bool ranges_unsure;                     /* events lost or unreadable: read them next time */
 	uint64_t repair_due_ms;                 /* 0: none pending */
 	uint64_t drift_repairs;
 	uint64_t drop_packets[2], drop_bytes[2];        /* [0] udp, [1] tcp */

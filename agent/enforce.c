@@ -21,6 +21,11 @@
 /* The live table is read back this often: counters for status and metrics,
  * and a structural check that catches what no event reported. */
 #define VERIFY_INTERVAL_MS 5000u
+/* The allow sets' elements are read back this often, and at the first
+ * verification after the event socket lost events or failed. In between
+ * the event socket is what watches them: any change to this table by
+ * another process is seen there and repaired at once. */
+#define RANGES_VERIFY_INTERVAL_MS 60000u
 /* After a failed apply, retry after 1 s, doubling up to 30 s, while the
  * rules should be there. */
 #define RETRY_FIRST_MS 1000u
@@ -721,12 +726,15 @@ void enforce_on_events(struct daemon *d)
 	if (r == -ENOBUFS) {
 		log_warning("events_lost", LOG_STR("source", "nftables event socket"),
 			    LOG_STR("action", "full resync from the kernel"));
+		d->ranges_unsure = true;
 		d->next_verify_ms = 0;
 		enforce_tick(d);
 		return;
 	}
-	if (r < 0)
+	if (r < 0) {
 		log_warning("events_failed", LOG_STR("error", strerror(-r)));
+		d->ranges_unsure = true;
+	}
 	if (x.drifted)
 		repair(d, "change by another process");
 }
@@ -872,16 +880,23 @@ static void verify(struct daemon *d)
 {
 	struct nft_live *live = NULL;
 	char diff[512] = "";
+	bool full;
 	int r;
 
 	d->next_verify_ms = d->now_ms + VERIFY_INTERVAL_MS;
 	/* The set follows the interfaces: bring it up to date first, so only
 	 * someone else's change to it counts as drift. */
 	process_links(d, "verification");
-	r = nft_read(d->nft, &live, diff, sizeof(diff));
+	/* Without an event socket nothing else watches the elements. */
+	full = !d->monitor || d->ranges_unsure || d->now_ms >= d->next_ranges_ms;
+	r = nft_read_flags(d->nft, full ? 0 : NFT_READ_NO_RANGES, &live, diff, sizeof(diff));
 	if (r < 0 && r != -ENOENT) {
 		log_warning("rules_verify_failed", LOG_STR("error", diff[0] ? diff : strerror(-r)));
 		return;
+	}
+	if (full && r == 0) {
+		d->ranges_unsure = false;
+		d->next_ranges_ms = d->now_ms + RANGES_VERIFY_INTERVAL_MS;
 	}
 	if (live)
 		read_counters(d, live);
