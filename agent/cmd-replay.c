@@ -32,6 +32,7 @@ enum replay_format {
 struct replay {
 	enum replay_format format;
 	unsigned rows;
+	bool sample;                    /* sample the top-K tables as the agent does */
 	const char *path;
 	pcap_t *pcap;
 	int linktype;
@@ -46,6 +47,9 @@ static const struct cli_option replay_options[] = {
 	  "  -f, --format FMT   summary (default) or jsonl: one JSON object per DNS message" },
 	{ { "rows", required_argument, NULL, 'n' },
 	  "  -n, --rows N       rows per list in the summary (1 to 1000, default 10)" },
+	{ { "sample", no_argument, NULL, 's' },
+	  "  -s, --sample       sample the top lists above 20000 queries/s of packet time, as the agent\n"
+	  "                     does (default: every query is counted exactly)" },
 };
 
 static int replay_option(int key, const char *arg, void *userdata)
@@ -54,6 +58,10 @@ static int replay_option(int key, const char *arg, void *userdata)
 	unsigned long v;
 	char *end;
 
+	if (key == 's') {
+		rp->sample = true;
+		return 0;
+	}
 	if (key == 'f') {
 		if (strcmp(arg, "summary") != 0 && strcmp(arg, "jsonl") != 0)
 			return -1;
@@ -70,7 +78,7 @@ static int replay_option(int key, const char *arg, void *userdata)
 
 static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct replay *rp)
 {
-	int r = cli_parse(ctx, cli_find("replay"), argc, argv, replay_options, 2, replay_option, rp, 1, 1);
+	int r = cli_parse(ctx, cli_find("replay"), argc, argv, replay_options, 3, replay_option, rp, 1, 1);
 
 	if (r >= 0)
 		return r;
@@ -266,6 +274,10 @@ static void print_summary(const struct replay *rp, const struct traffic_snapshot
 		printf("copies on another interface (stacked devices), counted once: %" PRIu64 "\n", c->duplicates);
 	if (c->bad_records)
 		printf("messages with a malformed record after the question: %" PRIu64 "\n", c->bad_records);
+	if (s->sample_rate > 1)
+		printf("sampled: the top lists counted 1 query in up to %" PRIu32 " above %u queries/s "
+		       "(%" PRIu64 " queries left out of them, scaled); the totals above are exact\n",
+		       s->sample_rate, TRAFFIC_SAMPLE_ABOVE_DEFAULT, c->sampled_out);
 	print_sources("top sources", s->sources, s->n_sources, s->sources_distinct, s->sources_suppressed,
 		      s->sources_queries_suppressed);
 	print_sources("top networks", s->networks, s->n_networks, s->networks_distinct,
@@ -356,6 +368,7 @@ static int replay_open(struct replay *rp)
 	rp->linktype = pcap_datalink(rp->pcap);
 	traffic_options_init(&o);
 	o.report_rows = rp->rows;
+	o.sample_above = rp->sample ? TRAFFIC_SAMPLE_ABOVE_DEFAULT : 0;
 	r = traffic_new(&o, &rp->traffic);
 	if (r < 0)
 		fprintf(stderr, "port53guard replay: %s\n", strerror(-r));

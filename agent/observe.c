@@ -298,6 +298,11 @@ static void on_packet(const struct capture_packet *pkt, void *userdata)
 	note_recursion(d, &p, &pkt->ts);
 	if ((notes & TRAFFIC_NOTE_RECURSION_OFFERED) && traffic_recursion(d->traffic))
 		log_recursion(d, traffic_recursion(d->traffic));
+	if (notes & TRAFFIC_NOTE_SAMPLING)
+		log_notice("capture_sampling", LOG_UINT("sample_rate", traffic_sample_rate(d->traffic)),
+			   LOG_UINT("above_queries_per_s", TRAFFIC_SAMPLE_ABOVE_DEFAULT),
+			   LOG_STR("meaning", "top sources, networks and names count 1 query in sample_rate, "
+				   "scaled; totals, query types and answered/unanswered stay exact"));
 }
 
 void observe_on_fd(struct daemon *d, int fd)
@@ -458,6 +463,7 @@ void observe_open(struct daemon *d)
 	traffic_options_init(&o);
 	o.responses = d->config->capture_responses;
 	o.report_rows = SOURCES_PER_SUMMARY;
+	o.sample_above = TRAFFIC_SAMPLE_ABOVE_DEFAULT;
 	r = traffic_new(&o, &d->traffic);
 	if (r < 0) {
 		d->traffic = NULL;
@@ -524,6 +530,7 @@ static void log_sources(struct daemon *d, const struct traffic_snapshot *s)
 		log_info("dns_queries", LOG_STR("src", r->addr_text), LOG_UINT("queries", r->queries),
 			 LOG_UINT("tcp", r->tcp), LOG_UINT("answered", r->answered),
 			 LOG_STR("qtype", dns_type_to_string(r->qtype)), LOG_STR("qname", r->qname),
+			 LOG_UINT("overcount", r->overcount), LOG_UINT("sample_rate", s->sample_rate),
 			 LOG_UINT("interval_s", d->config->summary_interval));
 		if (d->n_top_sources < sizeof(d->top_sources) / sizeof(d->top_sources[0])) {
 			snprintf(d->top_sources[d->n_top_sources].source, sizeof(d->top_sources[0].source), "%s",
@@ -535,7 +542,7 @@ static void log_sources(struct daemon *d, const struct traffic_snapshot *s)
 	if (s->sources_suppressed)
 		log_info("dns_queries", LOG_STR("src", "other"), LOG_UINT("queries", s->sources_queries_suppressed),
 			 LOG_UINT("suppressed", s->sources_suppressed),
-			 LOG_UINT("sources_distinct", s->sources_distinct),
+			 LOG_UINT("sources_distinct", s->sources_distinct), LOG_UINT("sample_rate", s->sample_rate),
 			 LOG_UINT("interval_s", d->config->summary_interval));
 }
 
@@ -580,10 +587,12 @@ void observe_status_json(const struct daemon *d, json_t *root)
 		"seen", (json_int_t)d->queries_seen, "allowlisted", (json_int_t)d->queries_allowed,
 		"not_allowlisted", (json_int_t)(d->queries_seen - d->queries_allowed),
 		"answered", (json_int_t)d->queries_answered, "unanswered", (json_int_t)d->queries_unanswered));
-	json_object_set_new(root, "capture", json_pack("{s:s, s:b, s:o, s:o, s:I, s:I, s:I}",
+	json_object_set_new(root, "capture", json_pack("{s:s, s:b, s:o, s:o, s:I, s:I, s:I, s:I}",
 		"state", d->capture ? (d->capture_missing[0] ? "partial" : "running") : "degraded",
 		"degraded", d->capture_degraded || d->capture_missing[0],
 		"error", report_json_text(d->capture_error), "missing", report_json_text(d->capture_missing),
 		"received", (json_int_t)d->capture_received, "dropped", (json_int_t)d->capture_drops,
-		"if_dropped", (json_int_t)d->capture_ifdrops));
+		"if_dropped", (json_int_t)d->capture_ifdrops,
+		/* 1: exact; N: the top-K tables sample 1 query in N now. */
+		"sample_rate", (json_int_t)(d->traffic ? traffic_sample_rate(d->traffic) : 1)));
 }
