@@ -308,6 +308,7 @@ static void on_packet(const struct capture_packet *pkt, void *userdata)
 void observe_on_fd(struct daemon *d, int fd)
 {
 	char err[CAPTURE_ERRBUF_SIZE] = "";
+	int r;
 
 	for (size_t i = 0; d->capture && i < capture_n_handles(d->capture); i++) {
 		struct dispatch x = { .d = d };
@@ -319,7 +320,11 @@ void observe_on_fd(struct daemon *d, int fd)
 		 * device, bond slaves). One named interface shows each once. */
 		if (capture_n_handles(d->capture) == 1 && strcmp(capture_ifname(d->capture, i), "any") != 0)
 			x.flags |= TRAFFIC_PKT_NO_COPIES;
-		if (capture_dispatch(d->capture, i, CAPTURE_BLOCKS_PER_WAKEUP, on_packet, &x, err, sizeof(err)) >= 0)
+		r = capture_dispatch(d->capture, i, CAPTURE_BLOCKS_PER_WAKEUP, on_packet, &x, err, sizeof(err));
+		/* The totals the status reads are current after each wake-up. */
+		if (d->traffic)
+			traffic_flush(d->traffic);
+		if (r >= 0)
 			return;
 		log_warning("capture_degraded", LOG_STR("interface", capture_ifname(d->capture, i)),
 			    LOG_STR("error", err),

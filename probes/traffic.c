@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #define PENDING_WAYS 8
+/* Queries whose insertion waits (a power of two): enough lead for a
+ * prefetch from memory whose caches a flood keeps evicting. */
+#define PENDING_DEFER 16
 #define HLL_BITS 12
 #define HLL_REGS (1u << HLL_BITS)
 #define N_QTYPES 65536
@@ -522,12 +525,12 @@ struct traffic {
 	uint64_t mask4[2], mask6[2];    /* of the network prefixes */
 	struct hll hll_sources, hll_networks, hll_qnames;
 	struct pending_table pending;
-	/* The last query's insertion waits for the next packet (see
-	 * pending_defer()): its bucket was prefetched and has had a whole
-	 * packet's work to arrive in cache. */
-	uint64_t defer_fp;
-	uint32_t defer_now;
-	bool deferred;
+	/* The last PENDING_DEFER queries wait for their insertion (see
+	 * pending_defer()), oldest at defer_head: each one's bucket was
+	 * prefetched and has had that many packets' work to arrive in cache. */
+	uint64_t defer_fp[PENDING_DEFER];
+	uint32_t defer_now[PENDING_DEFER];
+	unsigned defer_head, defer_n;
 	/* Sampling (see traffic.h): the rate window, the 1-in-N now in force
 	 * and the largest of the interval, and the draw's generator. */
 	uint32_t win_start, win_queries;
@@ -822,25 +825,40 @@ static void pending_add(struct traffic *t, uint64_t fp, uint32_t now)
 	b->ts[w] = now;
 }
 
-/* A bucket is a cache miss in a table bigger than the caches; the query is
- * inserted one packet later, when the prefetch issued for it has landed.
- * Everything that reads the table (a response, a rotation) flushes first,
- * so no answer is missed and every interval's counts are exact; between
- * packets, traffic_totals() may not yet count one eviction. */
+/* A bucket is a cache miss in a table bigger than the caches, and under a
+ * flood the caches are cold: a query is inserted PENDING_DEFER queries
+ * later, when the prefetch issued for it has landed, in the order the
+ * queries came. Everything that reads the table (a response, a rotation,
+ * traffic_flush()) inserts all of them first, so no answer is missed and
+ * every interval's counts are exact; between packets, traffic_totals() may
+ * not yet count up to PENDING_DEFER evictions. */
 static void pending_flush(struct traffic *t)
 {
-	if (!t->deferred)
-		return;
-	t->deferred = false;
-	pending_add(t, t->defer_fp, t->defer_now);
+	while (t->defer_n > 0) {
+		pending_add(t, t->defer_fp[t->defer_head], t->defer_now[t->defer_head]);
+		t->defer_head = (t->defer_head + 1) % PENDING_DEFER;
+		t->defer_n--;
+	}
 }
 
 static void pending_defer(struct traffic *t, uint64_t fp, uint32_t now)
 {
+	unsigned tail;
+
+	if (t->defer_n == PENDING_DEFER) {
+		pending_add(t, t->defer_fp[t->defer_head], t->defer_now[t->defer_head]);
+		t->defer_head = (t->defer_head + 1) % PENDING_DEFER;
+		t->defer_n--;
+	}
+	tail = (t->defer_head + t->defer_n) % PENDING_DEFER;
+	t->defer_fp[tail] = fp;
+	t->defer_now[tail] = now;
+	t->defer_n++;
+}
+
+void traffic_flush(struct traffic *t)
+{
 	pending_flush(t);
-	t->defer_fp = fp;
-	t->defer_now = now;
-	t->deferred = true;
 }
 
 /* Returns true when the response answers a query seen within the window. */
@@ -1016,8 +1034,6 @@ static unsigned sample_choose(struct traffic *t, uint32_t now, uint32_t age)
 	while (n < TRAFFIC_SAMPLE_MAX && rate > (uint64_t)t->o.sample_above * n)
 		n <<= 1;
 	t->sample_mask = n - 1;
-	if (n > t->sample_max)
-		t->sample_max = n;
 	if (n > 1 && !t->sampling_noted) {
 		t->sampling_noted = true;
 		notes = TRAFFIC_NOTE_SAMPLING;
@@ -1057,6 +1073,9 @@ static unsigned add_query(struct traffic *t, const struct dns_packet *p, uint32_
 	unsigned notes = sample_tick(t, now);
 	uint32_t w = draw_weight(t);
 	struct query_keys q;
+
+	if (t->sample_mask >= t->sample_max)
+		t->sample_max = t->sample_mask + 1;
 
 	if (t->o.responses) {
 		q.fp = pending_fp(&t->o.key, p);
@@ -1467,9 +1486,11 @@ static void interval_reset(struct traffic *t, const struct timespec *now)
 	memset(t->qtypes, 0, N_QTYPES * sizeof(uint64_t));
 	t->named_queries = 0;
 	t->has_recursion = false;
-	/* The rate in force carries over; the interval's largest starts from it. */
-	t->sample_max = t->sample_mask + 1;
-	t->sampling_noted = t->sample_mask > 0;
+	/* The rate in force carries over to the next window; the snapshot
+	 * says the largest applied to a query of its interval, and each
+	 * interval that samples notes it once. */
+	t->sample_max = 1;
+	t->sampling_noted = false;
 	t->start = *now;
 	t->started = true;
 }

@@ -137,8 +137,8 @@ unsigned traffic_classify(const struct traffic_host *h, const struct dns_packet 
 enum {
 	TRAFFIC_NOTE_RECURSION_OFFERED = 1u << 0,       /* first of the interval: see traffic_recursion() */
 	TRAFFIC_NOTE_DUPLICATE = 1u << 1,               /* a copy already counted: ignore it */
-	TRAFFIC_NOTE_SAMPLING = 1u << 2,                /* sampling began in this interval: see
-	                                                 * traffic_sample_rate() */
+	TRAFFIC_NOTE_SAMPLING = 1u << 2,                /* the interval's first sampling rate
+	                                                 * above 1: see traffic_sample_rate() */
 };
 
 /* A copy of a packet on another interface arrives within microseconds;
@@ -163,6 +163,10 @@ enum {
  * per packet.
  */
 unsigned traffic_add(struct traffic *t, const struct dns_packet *p, const struct timespec *ts, unsigned flags);
+/* Does the work traffic_add() deferred for prefetching (inserting the last
+ * queries into the table of queries awaiting an answer), so that
+ * traffic_totals() is current: for the end of a batch of packets. */
+void traffic_flush(struct traffic *t);
 /* Accounts one packet the parser refused (any reason but DNS_OK). */
 void traffic_add_error(struct traffic *t, enum dns_error reason);
 
@@ -246,8 +250,8 @@ struct traffic_snapshot {
 	struct traffic_counters c;      /* this interval only */
 	uint64_t pending;               /* queries still waiting for an answer at end */
 	/* 1: the top-K lists and distinct counts are exact as described
-	 * above; N > 1: at some point of the interval they sampled 1 query
-	 * in N (the largest N used), with the bounds of "Sampling". */
+	 * above; N > 1: some queries of the interval were sampled 1 in N
+	 * (the largest N applied), with the bounds of "Sampling". */
 	uint32_t sample_rate;
 
 	struct traffic_source_row *sources;
