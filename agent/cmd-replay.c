@@ -48,7 +48,7 @@ static const struct cli_option replay_options[] = {
 	{ { "rows", required_argument, NULL, 'n' },
 	  "  -n, --rows N       rows per list in the summary (1 to 1000, default 10)" },
 	{ { "sample", no_argument, NULL, 's' },
-	  "  -s, --sample       sample the top lists above 20000 queries/s of packet time, as the agent\n"
+	  "  -s, --sample       sample the top lists above 10000 queries/s of packet time, as the agent\n"
 	  "                     does (default: every query is counted exactly)" },
 };
 

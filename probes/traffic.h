@@ -55,7 +55,7 @@ struct traffic_options {
 };
 
 /* What the agent and replay use for sample_above. */
-#define TRAFFIC_SAMPLE_ABOVE_DEFAULT 20000u
+#define TRAFFIC_SAMPLE_ABOVE_DEFAULT 10000u
 /* The rate is measured over this much packet time, and the sampling rate
  * chosen for the next stretch. */
 #define TRAFFIC_SAMPLE_WINDOW_MS 100u
