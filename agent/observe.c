@@ -246,34 +246,55 @@ static void note_recursion(struct daemon *d, const struct dns_packet *p, const s
 		d->recursion_offered_last = ts->tv_sec;
 }
 
-/* The kernel rule's definition of "ours": links_internal() answers as
- * [rules] internal_interfaces selects (enforce.c configures it), the same
- * selection that fills the set "internal", in O(1) per packet. */
-static bool host_internal(const void *ctx, uint32_t ifindex)
-{
-	const struct daemon *d = ctx;
-
-	return links_internal(d->links, ifindex);
-}
-
-static bool host_local_addr(const void *ctx, int family, const uint8_t *addr)
-{
-	const struct daemon *d = ctx;
-
-	return links_local_addr(d->links, family, addr);
-}
-
-/* What on_packet() needs per dispatch, worked out once per wake-up. */
+/* What on_packet() needs per dispatch, worked out once per wake-up, and
+ * the last answers of the interface table: a flood comes on one interface
+ * to one address, and the table cannot change within one dispatch (link
+ * and address events are read between wake-ups). */
 struct dispatch {
 	struct daemon *d;
 	unsigned flags;                 /* TRAFFIC_PKT_* every packet of the handle gets */
+	bool if_known, if_internal;
+	uint32_t ifindex;
+	bool addr_known, addr_local;
+	int family;
+	uint8_t addr[16];
 };
+
+/* The kernel rule's definition of "ours": links_internal() answers as
+ * [rules] internal_interfaces selects (enforce.c configures it), the same
+ * selection that fills the set "internal", in O(1) per packet. ctx is the
+ * (mutable) struct dispatch. */
+static bool host_internal(const void *ctx, uint32_t ifindex)
+{
+	struct dispatch *x = (struct dispatch *)(uintptr_t)ctx;
+
+	if (!x->if_known || x->ifindex != ifindex) {
+		x->if_internal = links_internal(x->d->links, ifindex);
+		x->ifindex = ifindex;
+		x->if_known = true;
+	}
+	return x->if_internal;
+}
+
+/* addr holds 16 bytes (an IPv4 address zero-padded), as the parser fills it. */
+static bool host_local_addr(const void *ctx, int family, const uint8_t *addr)
+{
+	struct dispatch *x = (struct dispatch *)(uintptr_t)ctx;
+
+	if (!x->addr_known || x->family != family || memcmp(x->addr, addr, 16) != 0) {
+		x->addr_local = links_local_addr(x->d->links, family, addr);
+		x->family = family;
+		memcpy(x->addr, addr, 16);
+		x->addr_known = true;
+	}
+	return x->addr_local;
+}
 
 static void on_packet(const struct capture_packet *pkt, void *userdata)
 {
-	const struct dispatch *x = userdata;
+	struct dispatch *x = userdata;
 	struct daemon *d = x->d;
-	const struct traffic_host host = { .internal = host_internal, .local_addr = host_local_addr, .ctx = d };
+	const struct traffic_host host = { .internal = host_internal, .local_addr = host_local_addr, .ctx = x };
 	struct dns_packet p;
 	enum dns_error e;
 	unsigned flags, notes;
