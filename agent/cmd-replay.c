@@ -38,6 +38,7 @@ struct replay {
 	int linktype;
 	struct traffic *traffic;
 	uint64_t packets, truncated_records;
+	bool failed;                    /* printing a record failed: stop */
 	struct timespec last_ts;
 	struct dns_packet pkt;          /* ~1.5 KiB: kept off the stack of the loop */
 };
@@ -310,19 +311,31 @@ static int replay_packet(struct replay *rp, const struct pcap_pkthdr *h, const u
  * "truncated pcapng dump file" when the file stops inside a record: a
  * capture cut short by a crash or a full disk. That last record is counted,
  * the rest of the file is still good. */
+static void on_record(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
+{
+	struct replay *rp = (struct replay *)user;
+
+	if (replay_packet(rp, h, data) < 0) {
+		rp->failed = true;
+		pcap_breakloop(rp->pcap);
+	}
+}
+
+/* pcap_dispatch() rather than pcap_next_ex(): one call reads the whole file
+ * (a callback per record, no return to this loop per packet). It returns
+ * 0 at the end of the file. */
 static int replay_loop(struct replay *rp)
 {
-	struct pcap_pkthdr *h;
-	const u_char *data;
 	int r;
 
-	while ((r = pcap_next_ex(rp->pcap, &h, &data)) == 1) {
-		if (replay_packet(rp, h, data) < 0) {
-			fprintf(stderr, "port53guard replay: out of memory\n");
-			return -ENOMEM;
-		}
+	do
+		r = pcap_dispatch(rp->pcap, -1, on_record, (u_char *)rp);
+	while (r > 0);
+	if (rp->failed) {
+		fprintf(stderr, "port53guard replay: out of memory\n");
+		return -ENOMEM;
 	}
-	if (r == PCAP_ERROR_BREAK)
+	if (r == 0)
 		return 0;
 	if (strstr(pcap_geterr(rp->pcap), "truncated")) {
 		rp->truncated_records++;
