@@ -18,7 +18,7 @@ static const struct cli_command commands[] = {
 	{ "status", cmd_status, "show what the running agent reports", "[--json]" },
 	{ "report", cmd_report, "when UDP:53 was refused, and every gap with its cause, from the journal",
 	  "[--since WHEN] [--until WHEN] [--format text|json|html] [-o FILE] [--directory DIR | --file FILE]" },
-	{ "replay", cmd_replay, "run the traffic pipeline over a saved capture", "[--format summary|jsonl] [--rows N] FILE" },
+	{ "replay", cmd_replay, "run the traffic pipeline over a saved capture", "[--format summary|jsonl] [--rows N] [--sample] FILE" },
 	{ "check-config", cmd_check_config, "validate the configuration and print the effective values", "" },
 	{ "version", cmd_version, "print the version and the libraries in use", "" },
 };

@@ -32,11 +32,13 @@ enum replay_format {
 struct replay {
 	enum replay_format format;
 	unsigned rows;
+	bool sample;                    /* sample the top-K tables as the agent does */
 	const char *path;
 	pcap_t *pcap;
 	int linktype;
 	struct traffic *traffic;
 	uint64_t packets, truncated_records;
+	bool failed;                    /* printing a record failed: stop */
 	struct timespec last_ts;
 	struct dns_packet pkt;          /* ~1.5 KiB: kept off the stack of the loop */
 };
@@ -46,6 +48,9 @@ static const struct cli_option replay_options[] = {
 	  "  -f, --format FMT   summary (default) or jsonl: one JSON object per DNS message" },
 	{ { "rows", required_argument, NULL, 'n' },
 	  "  -n, --rows N       rows per list in the summary (1 to 1000, default 10)" },
+	{ { "sample", no_argument, NULL, 's' },
+	  "  -s, --sample       sample the top lists above 10000 queries/s of packet time, as the agent\n"
+	  "                     does (default: every query is counted exactly)" },
 };
 
 static int replay_option(int key, const char *arg, void *userdata)
@@ -54,6 +59,10 @@ static int replay_option(int key, const char *arg, void *userdata)
 	unsigned long v;
 	char *end;
 
+	if (key == 's') {
+		rp->sample = true;
+		return 0;
+	}
 	if (key == 'f') {
 		if (strcmp(arg, "summary") != 0 && strcmp(arg, "jsonl") != 0)
 			return -1;
@@ -70,7 +79,7 @@ static int replay_option(int key, const char *arg, void *userdata)
 
 static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct replay *rp)
 {
-	int r = cli_parse(ctx, cli_find("replay"), argc, argv, replay_options, 2, replay_option, rp, 1, 1);
+	int r = cli_parse(ctx, cli_find("replay"), argc, argv, replay_options, 3, replay_option, rp, 1, 1);
 
 	if (r >= 0)
 		return r;
@@ -266,6 +275,10 @@ static void print_summary(const struct replay *rp, const struct traffic_snapshot
 		printf("copies on another interface (stacked devices), counted once: %" PRIu64 "\n", c->duplicates);
 	if (c->bad_records)
 		printf("messages with a malformed record after the question: %" PRIu64 "\n", c->bad_records);
+	if (s->sample_rate > 1)
+		printf("sampled: the top lists counted 1 query in up to %" PRIu32 " above %u queries/s "
+		       "(%" PRIu64 " queries left out of them, scaled); the totals above are exact\n",
+		       s->sample_rate, TRAFFIC_SAMPLE_ABOVE_DEFAULT, c->sampled_out);
 	print_sources("top sources", s->sources, s->n_sources, s->sources_distinct, s->sources_suppressed,
 		      s->sources_queries_suppressed);
 	print_sources("top networks", s->networks, s->n_networks, s->networks_distinct,
@@ -298,19 +311,31 @@ static int replay_packet(struct replay *rp, const struct pcap_pkthdr *h, const u
  * "truncated pcapng dump file" when the file stops inside a record: a
  * capture cut short by a crash or a full disk. That last record is counted,
  * the rest of the file is still good. */
+static void on_record(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
+{
+	struct replay *rp = (struct replay *)user;
+
+	if (replay_packet(rp, h, data) < 0) {
+		rp->failed = true;
+		pcap_breakloop(rp->pcap);
+	}
+}
+
+/* pcap_dispatch() rather than pcap_next_ex(): one call reads the whole file
+ * (a callback per record, no return to this loop per packet). It returns
+ * 0 at the end of the file. */
 static int replay_loop(struct replay *rp)
 {
-	struct pcap_pkthdr *h;
-	const u_char *data;
 	int r;
 
-	while ((r = pcap_next_ex(rp->pcap, &h, &data)) == 1) {
-		if (replay_packet(rp, h, data) < 0) {
-			fprintf(stderr, "port53guard replay: out of memory\n");
-			return -ENOMEM;
-		}
+	do
+		r = pcap_dispatch(rp->pcap, -1, on_record, (u_char *)rp);
+	while (r > 0);
+	if (rp->failed) {
+		fprintf(stderr, "port53guard replay: out of memory\n");
+		return -ENOMEM;
 	}
-	if (r == PCAP_ERROR_BREAK)
+	if (r == 0)
 		return 0;
 	if (strstr(pcap_geterr(rp->pcap), "truncated")) {
 		rp->truncated_records++;
@@ -356,6 +381,7 @@ static int replay_open(struct replay *rp)
 	rp->linktype = pcap_datalink(rp->pcap);
 	traffic_options_init(&o);
 	o.report_rows = rp->rows;
+	o.sample_above = rp->sample ? TRAFFIC_SAMPLE_ABOVE_DEFAULT : 0;
 	r = traffic_new(&o, &rp->traffic);
 	if (r < 0)
 		fprintf(stderr, "port53guard replay: %s\n", strerror(-r));

@@ -246,34 +246,55 @@ static void note_recursion(struct daemon *d, const struct dns_packet *p, const s
 		d->recursion_offered_last = ts->tv_sec;
 }
 
-/* The kernel rule's definition of "ours": links_internal() answers as
- * [rules] internal_interfaces selects (enforce.c configures it), the same
- * selection that fills the set "internal", in O(1) per packet. */
-static bool host_internal(const void *ctx, uint32_t ifindex)
-{
-	const struct daemon *d = ctx;
-
-	return links_internal(d->links, ifindex);
-}
-
-static bool host_local_addr(const void *ctx, int family, const uint8_t *addr)
-{
-	const struct daemon *d = ctx;
-
-	return links_local_addr(d->links, family, addr);
-}
-
-/* What on_packet() needs per dispatch, worked out once per wake-up. */
+/* What on_packet() needs per dispatch, worked out once per wake-up, and
+ * the last answers of the interface table: a flood comes on one interface
+ * to one address, and the table cannot change within one dispatch (link
+ * and address events are read between wake-ups). */
 struct dispatch {
 	struct daemon *d;
 	unsigned flags;                 /* TRAFFIC_PKT_* every packet of the handle gets */
+	bool if_known, if_internal;
+	uint32_t ifindex;
+	bool addr_known, addr_local;
+	int family;
+	uint8_t addr[16];
 };
+
+/* The kernel rule's definition of "ours": links_internal() answers as
+ * [rules] internal_interfaces selects (enforce.c configures it), the same
+ * selection that fills the set "internal", in O(1) per packet. ctx is the
+ * (mutable) struct dispatch. */
+static bool host_internal(const void *ctx, uint32_t ifindex)
+{
+	struct dispatch *x = (struct dispatch *)(uintptr_t)ctx;
+
+	if (!x->if_known || x->ifindex != ifindex) {
+		x->if_internal = links_internal(x->d->links, ifindex);
+		x->ifindex = ifindex;
+		x->if_known = true;
+	}
+	return x->if_internal;
+}
+
+/* addr holds 16 bytes (an IPv4 address zero-padded), as the parser fills it. */
+static bool host_local_addr(const void *ctx, int family, const uint8_t *addr)
+{
+	struct dispatch *x = (struct dispatch *)(uintptr_t)ctx;
+
+	if (!x->addr_known || x->family != family || memcmp(x->addr, addr, 16) != 0) {
+		x->addr_local = links_local_addr(x->d->links, family, addr);
+		x->family = family;
+		memcpy(x->addr, addr, 16);
+		x->addr_known = true;
+	}
+	return x->addr_local;
+}
 
 static void on_packet(const struct capture_packet *pkt, void *userdata)
 {
-	const struct dispatch *x = userdata;
+	struct dispatch *x = userdata;
 	struct daemon *d = x->d;
-	const struct traffic_host host = { .internal = host_internal, .local_addr = host_local_addr, .ctx = d };
+	const struct traffic_host host = { .internal = host_internal, .local_addr = host_local_addr, .ctx = x };
 	struct dns_packet p;
 	enum dns_error e;
 	unsigned flags, notes;
@@ -298,11 +319,17 @@ static void on_packet(const struct capture_packet *pkt, void *userdata)
 	note_recursion(d, &p, &pkt->ts);
 	if ((notes & TRAFFIC_NOTE_RECURSION_OFFERED) && traffic_recursion(d->traffic))
 		log_recursion(d, traffic_recursion(d->traffic));
+	if (notes & TRAFFIC_NOTE_SAMPLING)
+		log_notice("capture_sampling", LOG_UINT("sample_rate", traffic_sample_rate(d->traffic)),
+			   LOG_UINT("above_queries_per_s", TRAFFIC_SAMPLE_ABOVE_DEFAULT),
+			   LOG_STR("meaning", "top sources, networks and names count 1 query in sample_rate, "
+				   "scaled; totals, query types and answered/unanswered stay exact"));
 }
 
 void observe_on_fd(struct daemon *d, int fd)
 {
 	char err[CAPTURE_ERRBUF_SIZE] = "";
+	int r;
 
 	for (size_t i = 0; d->capture && i < capture_n_handles(d->capture); i++) {
 		struct dispatch x = { .d = d };
@@ -314,7 +341,11 @@ void observe_on_fd(struct daemon *d, int fd)
 		 * device, bond slaves). One named interface shows each once. */
 		if (capture_n_handles(d->capture) == 1 && strcmp(capture_ifname(d->capture, i), "any") != 0)
 			x.flags |= TRAFFIC_PKT_NO_COPIES;
-		if (capture_dispatch(d->capture, i, CAPTURE_BLOCKS_PER_WAKEUP, on_packet, &x, err, sizeof(err)) >= 0)
+		r = capture_dispatch(d->capture, i, CAPTURE_BLOCKS_PER_WAKEUP, on_packet, &x, err, sizeof(err));
+		/* The totals the status reads are current after each wake-up. */
+		if (d->traffic)
+			traffic_flush(d->traffic);
+		if (r >= 0)
 			return;
 		log_warning("capture_degraded", LOG_STR("interface", capture_ifname(d->capture, i)),
 			    LOG_STR("error", err),
@@ -458,6 +489,7 @@ void observe_open(struct daemon *d)
 	traffic_options_init(&o);
 	o.responses = d->config->capture_responses;
 	o.report_rows = SOURCES_PER_SUMMARY;
+	o.sample_above = TRAFFIC_SAMPLE_ABOVE_DEFAULT;
 	r = traffic_new(&o, &d->traffic);
 	if (r < 0) {
 		d->traffic = NULL;
@@ -524,6 +556,7 @@ static void log_sources(struct daemon *d, const struct traffic_snapshot *s)
 		log_info("dns_queries", LOG_STR("src", r->addr_text), LOG_UINT("queries", r->queries),
 			 LOG_UINT("tcp", r->tcp), LOG_UINT("answered", r->answered),
 			 LOG_STR("qtype", dns_type_to_string(r->qtype)), LOG_STR("qname", r->qname),
+			 LOG_UINT("overcount", r->overcount), LOG_UINT("sample_rate", s->sample_rate),
 			 LOG_UINT("interval_s", d->config->summary_interval));
 		if (d->n_top_sources < sizeof(d->top_sources) / sizeof(d->top_sources[0])) {
 			snprintf(d->top_sources[d->n_top_sources].source, sizeof(d->top_sources[0].source), "%s",
@@ -535,7 +568,7 @@ static void log_sources(struct daemon *d, const struct traffic_snapshot *s)
 	if (s->sources_suppressed)
 		log_info("dns_queries", LOG_STR("src", "other"), LOG_UINT("queries", s->sources_queries_suppressed),
 			 LOG_UINT("suppressed", s->sources_suppressed),
-			 LOG_UINT("sources_distinct", s->sources_distinct),
+			 LOG_UINT("sources_distinct", s->sources_distinct), LOG_UINT("sample_rate", s->sample_rate),
 			 LOG_UINT("interval_s", d->config->summary_interval));
 }
 
@@ -580,10 +613,12 @@ void observe_status_json(const struct daemon *d, json_t *root)
 		"seen", (json_int_t)d->queries_seen, "allowlisted", (json_int_t)d->queries_allowed,
 		"not_allowlisted", (json_int_t)(d->queries_seen - d->queries_allowed),
 		"answered", (json_int_t)d->queries_answered, "unanswered", (json_int_t)d->queries_unanswered));
-	json_object_set_new(root, "capture", json_pack("{s:s, s:b, s:o, s:o, s:I, s:I, s:I}",
+	json_object_set_new(root, "capture", json_pack("{s:s, s:b, s:o, s:o, s:I, s:I, s:I, s:I}",
 		"state", d->capture ? (d->capture_missing[0] ? "partial" : "running") : "degraded",
 		"degraded", d->capture_degraded || d->capture_missing[0],
 		"error", report_json_text(d->capture_error), "missing", report_json_text(d->capture_missing),
 		"received", (json_int_t)d->capture_received, "dropped", (json_int_t)d->capture_drops,
-		"if_dropped", (json_int_t)d->capture_ifdrops));
+		"if_dropped", (json_int_t)d->capture_ifdrops,
+		/* 1: exact; N: the top-K tables sample 1 query in N now. */
+		"sample_rate", (json_int_t)(d->traffic ? traffic_sample_rate(d->traffic) : 1)));
 }

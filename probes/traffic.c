@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #define PENDING_WAYS 8
+/* Queries whose insertion waits (a power of two): enough lead for a
+ * prefetch from memory whose caches a flood keeps evicting. */
+#define PENDING_DEFER 16
 #define HLL_BITS 12
 #define HLL_REGS (1u << HLL_BITS)
 #define N_QTYPES 65536
@@ -374,10 +377,11 @@ static void ss_heapify(struct ss *s)
 	s->heaped = true;
 }
 
-/* Counts one hit for key and returns its entry; *ret_new says it just
+/* Counts w hits for key and returns its entry; *ret_new says it just
  * entered the table. A new key takes a free entry, or replaces the
- * smallest counter and inherits its count as its error. */
-static uint32_t ss_hit(struct ss *s, const void *key, size_t len, uint64_t hash, bool *ret_new)
+ * smallest counter and inherits its count as its error. Weighted
+ * space-saving (a sampled query counts w) keeps the same bound. */
+static uint32_t ss_hit(struct ss *s, const void *key, size_t len, uint64_t hash, uint32_t w, bool *ret_new)
 {
 	uint32_t j = ss_probe(s, key, len, hash), i;
 	struct ss_entry *e;
@@ -386,7 +390,7 @@ static uint32_t ss_hit(struct ss *s, const void *key, size_t len, uint64_t hash,
 	if (!*ret_new) {
 		i = (uint32_t)s->slots[j] - 1;
 		e = ss_entry(s, i);
-		e->count++;
+		e->count += w;
 		if (s->heaped) {
 			s->heap[s->pos[i]].count = e->count;
 			ss_sift_down(s, s->pos[i]);
@@ -395,7 +399,7 @@ static uint32_t ss_hit(struct ss *s, const void *key, size_t len, uint64_t hash,
 	}
 	if (s->n < s->cap) {
 		i = s->n++;
-		ss_take(s, i, j, key, len, hash, 1, 0);
+		ss_take(s, i, j, key, len, hash, w, 0);
 		return i;
 	}
 	if (!s->heaped)
@@ -405,7 +409,7 @@ static uint32_t ss_hit(struct ss *s, const void *key, size_t len, uint64_t hash,
 	ss_unlink(s, i);
 	s->replaced = true;
 	/* The unlink may have moved keys: find the slot again. */
-	ss_take(s, i, ss_probe(s, key, len, hash), key, len, hash, e->count + 1, e->count);
+	ss_take(s, i, ss_probe(s, key, len, hash), key, len, hash, e->count + w, e->count);
 	s->heap[0].count = e->count;
 	ss_sift_down(s, 0);
 	return i;
@@ -440,10 +444,9 @@ static uint32_t ss_sort(struct ss *s)
 	return s->n;
 }
 
-static void aux_inc(uint32_t *c)
+static void aux_add(uint32_t *c, uint32_t w)
 {
-	if (*c != UINT32_MAX)
-		(*c)++;
+	*c = *c > UINT32_MAX - w ? UINT32_MAX : *c + w;
 }
 
 /* ---- queries waiting for an answer --------------------------------- */
@@ -522,12 +525,19 @@ struct traffic {
 	uint64_t mask4[2], mask6[2];    /* of the network prefixes */
 	struct hll hll_sources, hll_networks, hll_qnames;
 	struct pending_table pending;
-	/* The last query's insertion waits for the next packet (see
-	 * pending_defer()): its bucket was prefetched and has had a whole
-	 * packet's work to arrive in cache. */
-	uint64_t defer_fp;
-	uint32_t defer_now;
-	bool deferred;
+	/* The last PENDING_DEFER queries wait for their insertion (see
+	 * pending_defer()), oldest at defer_head: each one's bucket was
+	 * prefetched and has had that many packets' work to arrive in cache. */
+	uint64_t defer_fp[PENDING_DEFER];
+	uint32_t defer_now[PENDING_DEFER];
+	unsigned defer_head, defer_n;
+	/* Sampling (see traffic.h): the rate window, the 1-in-N now in force
+	 * and the largest of the interval, and the draw's generator. */
+	uint32_t win_start, win_queries;
+	bool win_started, sampling_noted;
+	uint32_t sample_mask;           /* N - 1 */
+	uint32_t sample_max;
+	uint64_t rng;
 	struct dup_slot dup[TRAFFIC_DUP_SLOTS];
 	uint64_t *qtypes;               /* N_QTYPES counters of this interval */
 	uint64_t named_queries;         /* queries with a question, this interval */
@@ -699,6 +709,9 @@ int traffic_new(const struct traffic_options *o, struct traffic **ret)
 	if (!t)
 		return -ENOMEM;
 	t->o = *o;
+	/* The draw's seed comes from the secret key: unknown to senders. */
+	t->rng = mix64(o->key.k0 ^ mix64(o->key.k1)) | 1;
+	t->sample_max = 1;
 	prefix_mask(o->prefix4, t->mask4);
 	prefix_mask(o->prefix6, t->mask6);
 	r = traffic_alloc_tables(t);
@@ -741,13 +754,25 @@ static uint32_t ts_ms(const struct timespec *ts)
 }
 
 /* A query and its response describe the same exchange from both ends.
- * Keyed: every field is the sender's choice. */
+ * Keyed: every field is the sender's choice. IPv4 addresses fill half a
+ * word each, so an IPv4 exchange is hashed as two words, not five: this
+ * runs for every query and response. */
 static uint64_t pending_fp(const struct siphash_key *key, const struct dns_packet *p)
 {
 	bool q = !p->hdr.qr;
 	const uint8_t *client = q ? p->src : p->dst, *server = q ? p->dst : p->src;
 	uint64_t ports = (uint64_t)(q ? p->sport : p->dport) | (uint64_t)(q ? p->dport : p->sport) << 16 |
 			 (uint64_t)p->hdr.id << 32 | (uint64_t)p->family << 48 | (uint64_t)p->proto << 56;
+
+	if (p->family == AF_INET) {
+		uint32_t c, s;
+
+		memcpy(&c, client, 4);
+		memcpy(&s, server, 4);
+		uint64_t v4[2] = { (uint64_t)c | (uint64_t)s << 32, ports };
+
+		return sip13(key, v4, sizeof(v4));
+	}
 	uint64_t v[5] = { word(client), word(client + 8), word(server), word(server + 8), ports };
 
 	return sip13(key, v, sizeof(v));
@@ -800,25 +825,40 @@ static void pending_add(struct traffic *t, uint64_t fp, uint32_t now)
 	b->ts[w] = now;
 }
 
-/* A bucket is a cache miss in a table bigger than the caches; the query is
- * inserted one packet later, when the prefetch issued for it has landed.
- * Everything that reads the table (a response, a rotation) flushes first,
- * so no answer is missed and every interval's counts are exact; between
- * packets, traffic_totals() may not yet count one eviction. */
+/* A bucket is a cache miss in a table bigger than the caches, and under a
+ * flood the caches are cold: a query is inserted PENDING_DEFER queries
+ * later, when the prefetch issued for it has landed, in the order the
+ * queries came. Everything that reads the table (a response, a rotation,
+ * traffic_flush()) inserts all of them first, so no answer is missed and
+ * every interval's counts are exact; between packets, traffic_totals() may
+ * not yet count up to PENDING_DEFER evictions. */
 static void pending_flush(struct traffic *t)
 {
-	if (!t->deferred)
-		return;
-	t->deferred = false;
-	pending_add(t, t->defer_fp, t->defer_now);
+	while (t->defer_n > 0) {
+		pending_add(t, t->defer_fp[t->defer_head], t->defer_now[t->defer_head]);
+		t->defer_head = (t->defer_head + 1) % PENDING_DEFER;
+		t->defer_n--;
+	}
 }
 
 static void pending_defer(struct traffic *t, uint64_t fp, uint32_t now)
 {
+	unsigned tail;
+
+	if (t->defer_n == PENDING_DEFER) {
+		pending_add(t, t->defer_fp[t->defer_head], t->defer_now[t->defer_head]);
+		t->defer_head = (t->defer_head + 1) % PENDING_DEFER;
+		t->defer_n--;
+	}
+	tail = (t->defer_head + t->defer_n) % PENDING_DEFER;
+	t->defer_fp[tail] = fp;
+	t->defer_now[tail] = now;
+	t->defer_n++;
+}
+
+void traffic_flush(struct traffic *t)
+{
 	pending_flush(t);
-	t->defer_fp = fp;
-	t->defer_now = now;
-	t->deferred = true;
 }
 
 /* Returns true when the response answers a query seen within the window. */
@@ -884,16 +924,16 @@ static void ss_prefetch(const struct ss *s, uint64_t hash)
  * into the interval's HyperLogLog too (both are cleared together): adding
  * it again would change no register, so only a key that just entered is
  * added. Returns whether the source just entered. */
-static bool count_source(struct traffic *t, const struct dns_packet *p, const struct query_keys *q)
+static bool count_source(struct traffic *t, const struct dns_packet *p, const struct query_keys *q, uint32_t w)
 {
 	struct ss *s = &t->sources;
 	struct source_sample *sample;
 	uint32_t i;
 	bool fresh;
 
-	i = ss_hit(s, &q->src, sizeof(q->src), q->src_hash, &fresh);
+	i = ss_hit(s, &q->src, sizeof(q->src), q->src_hash, w, &fresh);
 	if (p->proto == IPPROTO_TCP)
-		aux_inc(&ss_entry(s, i)->aux[AUX_TCP]);
+		aux_add(&ss_entry(s, i)->aux[AUX_TCP], w);
 	if (!fresh)
 		return false;
 	hll_add(&t->hll_sources, q->src_hash);
@@ -947,12 +987,12 @@ static void fold_name(const struct siphash_key *key, const struct dns_packet *p,
 	q->name_hash = sip13(key, q->name, n);
 }
 
-static void count_qname(struct traffic *t, const struct query_keys *q)
+static void count_qname(struct traffic *t, const struct query_keys *q, uint32_t w)
 {
 	uint32_t i;
 	bool fresh;
 
-	i = ss_hit(&t->qnames, &q->name_hash, sizeof(q->name_hash), q->name_hash, &fresh);
+	i = ss_hit(&t->qnames, &q->name_hash, sizeof(q->name_hash), q->name_hash, w, &fresh);
 	if (fresh) {
 		/* As for sources: a name still in the table is in the HLL. */
 		hll_add(&t->hll_qnames, q->name_hash);
@@ -963,36 +1003,113 @@ static void count_qname(struct traffic *t, const struct query_keys *q)
 	}
 }
 
-static void add_query(struct traffic *t, const struct dns_packet *p, uint32_t now)
+/* ---- sampling ------------------------------------------------------- */
+
+static uint64_t draw(struct traffic *t)
+{
+	/* xorshift64: a few cycles; seeded from the secret key. */
+	t->rng ^= t->rng << 13;
+	t->rng ^= t->rng >> 7;
+	t->rng ^= t->rng << 17;
+	return t->rng;
+}
+
+/* A query's weight in the top-K tables: 1 when nothing is sampled, N for
+ * the 1 in N drawn, 0 for the others. */
+static uint32_t draw_weight(struct traffic *t)
+{
+	if (t->sample_mask == 0)
+		return 1;
+	return ((uint32_t)(draw(t) >> 32) & t->sample_mask) == 0 ? t->sample_mask + 1 : 0;
+}
+
+/* Ends a rate window of age ms: the next one samples 1 in N, the smallest
+ * power of two that brings the rate seen under sample_above. */
+static unsigned sample_choose(struct traffic *t, uint32_t now, uint32_t age)
+{
+	uint64_t rate = (uint64_t)t->win_queries * 1000 / age;
+	uint32_t n = 1;
+	unsigned notes = 0;
+
+	while (n < TRAFFIC_SAMPLE_MAX && rate > (uint64_t)t->o.sample_above * n)
+		n <<= 1;
+	t->sample_mask = n - 1;
+	if (n > 1 && !t->sampling_noted) {
+		t->sampling_noted = true;
+		notes = TRAFFIC_NOTE_SAMPLING;
+	}
+	t->win_start = now;
+	t->win_queries = 0;
+	return notes;
+}
+
+/* Counts a query into the rate window; returns TRAFFIC_NOTE_SAMPLING when
+ * sampling begins in this interval. */
+static unsigned sample_tick(struct traffic *t, uint32_t now)
+{
+	int32_t age = (int32_t)(now - t->win_start);
+
+	if (t->o.sample_above == 0)
+		return 0;
+	t->win_queries++;
+	if (!t->win_started) {
+		t->win_started = true;
+		t->win_start = now;
+		return 0;
+	}
+	/* Two handles deliver in their own order: a little out of order is
+	 * counted in the window; a clock stepped back starts a new one. */
+	if (age < -1000) {
+		t->win_start = now;
+		t->win_queries = 0;
+		return 0;
+	}
+	return age >= (int32_t)TRAFFIC_SAMPLE_WINDOW_MS ? sample_choose(t, now, (uint32_t)age) : 0;
+}
+
+static unsigned add_query(struct traffic *t, const struct dns_packet *p, uint32_t now)
 {
 	static const uint64_t all[2] = { UINT64_MAX, UINT64_MAX };
+	unsigned notes = sample_tick(t, now);
+	uint32_t w = draw_weight(t);
 	struct query_keys q;
 
-	q.src_hash = addr_key_make(&t->o.key, &q.src, p->family, p->src, all);
-	ss_prefetch(&t->sources, q.src_hash);
-	if (p->has_question) {
-		fold_name(&t->o.key, p, &q);
-		ss_prefetch(&t->qnames, q.name_hash);
-	}
+	if (t->sample_mask >= t->sample_max)
+		t->sample_max = t->sample_mask + 1;
+
 	if (t->o.responses) {
 		q.fp = pending_fp(&t->o.key, p);
 		__builtin_prefetch(pending_bucket(t, q.fp), 1);
 	}
+	/* A query left out of the sample costs no hash and no table line. */
+	if (w) {
+		q.src_hash = addr_key_make(&t->o.key, &q.src, p->family, p->src, all);
+		ss_prefetch(&t->sources, q.src_hash);
+		if (p->has_question) {
+			fold_name(&t->o.key, p, &q);
+			ss_prefetch(&t->qnames, q.name_hash);
+		}
+	}
 	t->cur.queries++;
 	t->cur.queries_tcp += p->proto == IPPROTO_TCP;
 	t->cur.queries_edns += p->edns;
-	if (count_source(t, p, &q))
+	if (!w)
+		t->cur.sampled_out++;
+	else if (count_source(t, p, &q, w))
 		count_network(t, p);
 	if (t->o.responses)
 		pending_defer(t, q.fp, now);
 	if (p->has_question) {
 		t->named_queries++;
 		t->qtypes[p->qtype]++;
-		count_qname(t, &q);
+		if (w)
+			count_qname(t, &q, w);
 	}
+	return notes;
 }
+
 /* Credits an answer to the querier's row, if it is still tracked. */
-static void credit_answer(const struct siphash_key *key, struct ss *s, const struct dns_packet *p)
+static void credit_answer(const struct siphash_key *key, struct ss *s, const struct dns_packet *p, uint32_t w)
 {
 	static const uint64_t all[2] = { UINT64_MAX, UINT64_MAX };
 	struct addr_key k;
@@ -1000,7 +1117,7 @@ static void credit_answer(const struct siphash_key *key, struct ss *s, const str
 	int64_t i = ss_find(s, &k, sizeof(k), hash);
 
 	if (i >= 0)
-		aux_inc(&ss_entry(s, (uint32_t)i)->aux[AUX_ANSWERED]);
+		aux_add(&ss_entry(s, (uint32_t)i)->aux[AUX_ANSWERED], w);
 }
 
 static void note_recursion(struct traffic *t, const struct dns_packet *p, const struct timespec *ts)
@@ -1033,7 +1150,11 @@ static unsigned add_response(struct traffic *t, const struct dns_packet *p, cons
 	if (t->o.responses) {
 		pending_flush(t);
 		if (pending_answer(t, p, now)) {
-			credit_answer(&t->o.key, &t->sources, p);
+			/* The rows' answered counts sample as their queries do. */
+			uint32_t w = draw_weight(t);
+
+			if (w)
+				credit_answer(&t->o.key, &t->sources, p, w);
 		} else {
 			t->cur.unmatched_responses++;
 		}
@@ -1122,8 +1243,7 @@ unsigned traffic_add(struct traffic *t, const struct dns_packet *p, const struct
 		t->cur.bad_records++;
 	if (p->hdr.qr)
 		return add_response(t, p, ts, now);
-	add_query(t, p, now);
-	return 0;
+	return add_query(t, p, now);
 }
 
 void traffic_add_error(struct traffic *t, enum dns_error reason)
@@ -1136,6 +1256,11 @@ void traffic_add_error(struct traffic *t, enum dns_error reason)
 		t->cur.malformed++;
 	else
 		t->cur.ignored++;
+}
+
+uint32_t traffic_sample_rate(const struct traffic *t)
+{
+	return t->sample_mask + 1;
 }
 
 const struct traffic_recursion *traffic_recursion(const struct traffic *t)
@@ -1322,6 +1447,7 @@ static void snap_build(struct traffic *t, const struct timespec *now, uint64_t w
 	sn->end = *now;
 	sn->c = t->cur;
 	sn->pending = waiting;
+	sn->sample_rate = t->sample_max;
 	sum = snap_sources(t, &t->sources, sn->sources, &sn->n_sources);
 	sn->sources_distinct = distinct(&t->sources, &t->hll_sources);
 	sn->sources_suppressed = sub0(sn->sources_distinct, sn->n_sources);
@@ -1360,6 +1486,11 @@ static void interval_reset(struct traffic *t, const struct timespec *now)
 	memset(t->qtypes, 0, N_QTYPES * sizeof(uint64_t));
 	t->named_queries = 0;
 	t->has_recursion = false;
+	/* The rate in force carries over to the next window; the snapshot
+	 * says the largest applied to a query of its interval, and each
+	 * interval that samples notes it once. */
+	t->sample_max = 1;
+	t->sampling_noted = false;
 	t->start = *now;
 	t->started = true;
 }

@@ -46,9 +46,43 @@ struct traffic_options {
 	uint8_t prefix4;                /* network prefix for IPv4 sources; default 24 */
 	uint8_t prefix6;                /* network prefix for IPv6 sources; default 56 */
 	bool responses;                 /* responses are captured: match them to queries */
+	/* Queries per second above which the top-K tables (sources, networks,
+	 * names) sample: see "Sampling" below. 0 (the default of
+	 * traffic_options_init()): never, every query is accounted exactly. */
+	unsigned sample_above;
 	struct siphash_key key;         /* of the table hashes; random, new for every
 	                                 * traffic_options_init() (getrandom) */
 };
+
+/* What the agent and replay use for sample_above. */
+#define TRAFFIC_SAMPLE_ABOVE_DEFAULT 10000u
+/* The rate is measured over this much packet time, and the sampling rate
+ * chosen for the next stretch. */
+#define TRAFFIC_SAMPLE_WINDOW_MS 100u
+#define TRAFFIC_SAMPLE_MAX 1024u
+
+/*
+ * Sampling. With sample_above = R > 0, the query rate is measured over
+ * every TRAFFIC_SAMPLE_WINDOW_MS of packet time. When it exceeds R, the
+ * next window's queries enter the top-K tables (sources and their /24 and
+ * /56 networks, names, the per-source tcp and answered counts, the distinct
+ * estimates) with probability 1/N each, and each one that does counts N:
+ * N is the smallest power of two (at most TRAFFIC_SAMPLE_MAX) that brings
+ * the rate under R. The choice is a keyed pseudo-random draw per query, so
+ * a sender cannot time its queries to stay out of the sample.
+ *
+ * Everything else stays exact whatever the rate: the counters
+ * (packets, queries, responses, tcp, edns, malformed per reason, ...), the
+ * query types, and answered/unanswered, which the table of waiting queries
+ * decides for every query. Under sampling a row's queries is an unbiased
+ * estimate: besides the space-saving overcount, the sample adds an error
+ * whose standard deviation is at most sqrt(N * true count), so the true
+ * count lies in [queries - overcount - 3 * sqrt(N * queries),
+ * queries + 3 * sqrt(N * queries)] but for a ~0.3% chance per row. A
+ * distinct count then counts only the keys that were sampled (a lower
+ * estimate). The snapshot says the largest N used (sample_rate), the
+ * counters how many queries the tables did not see (sampled_out).
+ */
 
 /* Fills the defaults above. */
 void traffic_options_init(struct traffic_options *o);
@@ -103,6 +137,8 @@ unsigned traffic_classify(const struct traffic_host *h, const struct dns_packet 
 enum {
 	TRAFFIC_NOTE_RECURSION_OFFERED = 1u << 0,       /* first of the interval: see traffic_recursion() */
 	TRAFFIC_NOTE_DUPLICATE = 1u << 1,               /* a copy already counted: ignore it */
+	TRAFFIC_NOTE_SAMPLING = 1u << 2,                /* the interval's first sampling rate
+	                                                 * above 1: see traffic_sample_rate() */
 };
 
 /* A copy of a packet on another interface arrives within microseconds;
@@ -127,6 +163,10 @@ enum {
  * per packet.
  */
 unsigned traffic_add(struct traffic *t, const struct dns_packet *p, const struct timespec *ts, unsigned flags);
+/* Does the work traffic_add() deferred for prefetching (inserting the last
+ * queries into the table of queries awaiting an answer), so that
+ * traffic_totals() is current: for the end of a batch of packets. */
+void traffic_flush(struct traffic *t);
 /* Accounts one packet the parser refused (any reason but DNS_OK). */
 void traffic_add_error(struct traffic *t, enum dns_error reason);
 
@@ -145,6 +185,7 @@ struct traffic_counters {
 	uint64_t recursion_offered;     /* responses with RA=1 that are not REFUSED */
 	uint64_t bad_records;           /* accounted messages with a malformed later record */
 	uint64_t ignored;               /* not DNS: see by_reason for which */
+	uint64_t sampled_out;           /* queries the top-K tables did not see (sampling) */
 	uint64_t malformed;             /* sum of the malformed reasons */
 	uint64_t by_reason[_DNS_ERR_MAX];
 };
@@ -163,7 +204,8 @@ struct traffic_source_row {
 	struct traffic_addr addr;
 	char addr_text[TRAFFIC_ADDR_TEXT_MAX];
 	/* Space-saving estimate: the true count lies in [queries - overcount,
-	 * queries]; overcount is 0 while the table has never been full. */
+	 * queries]; overcount is 0 while the table has never been full. Under
+	 * sampling (snapshot sample_rate > 1) see "Sampling" for the bound. */
 	uint64_t queries, overcount;
 	/* The following count from when the row entered the table (and stop
 	 * at 2^32 - 1). */
@@ -207,6 +249,10 @@ struct traffic_snapshot {
 	struct timespec start, end;     /* first packet or previous rotation; now */
 	struct traffic_counters c;      /* this interval only */
 	uint64_t pending;               /* queries still waiting for an answer at end */
+	/* 1: the top-K lists and distinct counts are exact as described
+	 * above; N > 1: some queries of the interval were sampled 1 in N
+	 * (the largest N applied), with the bounds of "Sampling". */
+	uint32_t sample_rate;
 
 	struct traffic_source_row *sources;
 	size_t n_sources;
@@ -245,6 +291,9 @@ const struct traffic_snapshot *traffic_rotate(struct traffic *t, const struct ti
 
 /* Everything since traffic_new(), intervals included up to now. */
 void traffic_totals(const struct traffic *t, struct traffic_counters *ret);
+
+/* The sampling rate in force now: 1 (exact) or N (1 query in N). */
+uint32_t traffic_sample_rate(const struct traffic *t);
 
 /* The recursion record of the current interval, or NULL before one. */
 const struct traffic_recursion *traffic_recursion(const struct traffic *t);

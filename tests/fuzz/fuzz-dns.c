@@ -35,6 +35,9 @@ static struct traffic *accountant(void)
 	o.qname_slots = 16;
 	o.pending_slots = 16;
 	o.report_rows = 4;
+	/* Four packets per second of packet time: above 2/s the top-K
+	 * tables sample, so the weighted paths are fuzzed too. */
+	o.sample_above = 2;
 	if (traffic_new(&o, &t) < 0)
 		abort();
 	return t;

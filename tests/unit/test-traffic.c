@@ -270,6 +270,125 @@ static void test_flood(void **state)
 	traffic_free(t);
 }
 
+/* ---- sampling above a rate --------------------------------------------- */
+
+/* 100,000 queries in one second against a threshold of 1000/s: after the
+ * first window (exact), 1 in 128 enters the top-K tables with weight 128.
+ * Totals, query types and answered stay exact; the heavy sources' rows
+ * stay within the documented bound; the rate is reported and noted once. */
+static void test_sampling(void **state)
+{
+	struct traffic_options o;
+	struct traffic *t;
+	const struct traffic_snapshot *s;
+	unsigned notes = 0, noted = 0, answered = 0;
+	char src[32];
+
+	(void)state;
+	traffic_options_init(&o);
+	o.sample_above = 1000;
+	/* A fixed key: the draw, and so this test, is deterministic. */
+	o.key = (struct siphash_key){ .k0 = 0x0706050403020100ULL, .k1 = 0x0f0e0d0c0b0a0908ULL };
+	t = new_traffic(&o);
+	assert_int_equal(traffic_sample_rate(t), 1);
+	for (unsigned i = 0; i < 100000; i++) {
+		long ms = i / 100;
+		unsigned k = i % 10;
+
+		if (k < 6) {            /* 60,000 from A, type A */
+			notes = add(t, &(struct msg){ .src = "198.51.100.1", .dst = "203.0.113.53", .id = (uint16_t)i,
+						      .qname = "a.example", .qtype = 1 }, ms);
+		} else if (k < 9) {     /* 30,000 from B, type AAAA, each answered at once */
+			notes = add(t, &(struct msg){ .src = "198.51.100.2", .dst = "203.0.113.53", .id = (uint16_t)i,
+						      .qname = "b.example", .qtype = 28 }, ms);
+			assert_int_equal(add(t, &(struct msg){ .src = "203.0.113.53", .dst = "198.51.100.2",
+							       .id = (uint16_t)i, .qr = true, .qname = "b.example",
+							       .qtype = 28 }, ms), 0);
+			answered++;
+		} else {                /* 10,000 from distinct sources, type MX */
+			snprintf(src, sizeof(src), "2001:db8::%x:%x", i >> 16, i & 0xffff);
+			notes = add(t, &(struct msg){ .src = src, .dst = "2001:db8::53", .id = (uint16_t)i,
+						      .qname = "c.example", .qtype = 15 }, ms);
+		}
+		noted += (notes & TRAFFIC_NOTE_SAMPLING) != 0;
+	}
+	assert_int_equal(noted, 1);
+	assert_int_equal(traffic_sample_rate(t), 128);
+	s = rotate(t, 1000);
+	/* Exact whatever the sampling. */
+	assert_int_equal(s->c.queries, 100000);
+	assert_int_equal(s->c.responses, answered);
+	assert_int_equal(s->c.answered, answered);
+	assert_int_equal(s->n_qtypes, 3);
+	assert_int_equal(s->qtypes[0].qtype, 1);
+	assert_int_equal(s->qtypes[0].queries, 60000);
+	assert_int_equal(s->qtypes[1].queries, 30000);
+	assert_int_equal(s->qtypes[2].queries, 10000);
+	/* The first window (10,000 queries) was exact, about 127 in 128 of
+	 * the rest stayed out of the tables. */
+	assert_int_equal(s->sample_rate, 128);
+	assert_true(s->c.sampled_out > 88000 && s->c.sampled_out < 90000);
+	/* Rows: [queries - overcount - 3 sqrt(N queries), queries + 3 sqrt(N queries)]. */
+	assert_string_equal(s->sources[0].addr_text, "198.51.100.1");
+	assert_true(s->sources[0].queries > 60000 - 3 * 2772 && s->sources[0].queries < 60000 + 3 * 2772);
+	assert_string_equal(s->sources[1].addr_text, "198.51.100.2");
+	assert_true(s->sources[1].queries > 30000 - 3 * 1960 && s->sources[1].queries < 30000 + 3 * 1960);
+	/* answered is scaled like queries: B's every query was answered. */
+	assert_true(s->sources[1].answered > 30000 - 3 * 1960 && s->sources[1].answered < 30000 + 3 * 1960);
+	assert_string_equal(s->qnames[0].qname, "a.example");
+	assert_true(s->qnames[0].queries > 60000 - 3 * 2772 && s->qnames[0].queries < 60000 + 3 * 2772);
+	/* Rows are weighted sums: multiples of 128 past the exact window. */
+	assert_int_equal((s->sources[0].queries - 6000) % 128, 0);
+
+	/* A quiet interval. Its first query closes the flood's last window,
+	 * whose average rate over the gap (about 9,000/s) is still above the
+	 * threshold: that one query may be sampled. The next window's rate
+	 * (one query per 200 ms) ends sampling. */
+	noted = 0;
+	for (unsigned i = 0; i < 20; i++) {
+		notes = add(t, &(struct msg){ .src = "198.51.100.3", .dst = "203.0.113.53", .id = (uint16_t)i,
+					      .qname = "q.example" }, 2000 + 200 * i);
+		noted += (notes & TRAFFIC_NOTE_SAMPLING) != 0;
+		if (i > 0)
+			assert_int_equal(traffic_sample_rate(t), 1);
+	}
+	assert_true(noted <= 1);
+	s = rotate(t, 7000);
+	assert_int_equal(s->c.queries, 20);
+	assert_true(s->c.sampled_out <= 1);
+	assert_true(s->sample_rate <= 16);
+	assert_true(s->sources[0].queries >= 19 && s->sources[0].queries <= 19 + 16);
+	/* And the next interval is exact from its start. */
+	for (unsigned i = 0; i < 20; i++)
+		add(t, &(struct msg){ .src = "198.51.100.3", .dst = "203.0.113.53", .id = (uint16_t)i,
+				      .qname = "q.example" }, 8000 + 200 * i);
+	s = rotate(t, 14000);
+	assert_int_equal(s->c.sampled_out, 0);
+	assert_int_equal(s->sample_rate, 1);
+	assert_int_equal(s->sources[0].queries, 20);
+	assert_int_equal(s->sources[0].overcount, 0);
+	traffic_free(t);
+}
+
+/* sample_above 0 (traffic_options_init()'s default) never samples. */
+static void test_sampling_off(void **state)
+{
+	struct traffic *t = new_traffic(NULL);
+	const struct traffic_snapshot *s;
+
+	(void)state;
+	for (unsigned i = 0; i < 50000; i++)
+		add(t, &(struct msg){ .src = "198.51.100.1", .dst = "203.0.113.53", .id = (uint16_t)i,
+				      .qname = "a.example" }, i / 100);
+	assert_int_equal(traffic_sample_rate(t), 1);
+	s = rotate(t, 1000);
+	assert_int_equal(s->sample_rate, 1);
+	assert_int_equal(s->c.sampled_out, 0);
+	assert_int_equal(s->sources[0].queries, 50000);
+	assert_int_equal(s->sources[0].overcount, 0);
+	traffic_free(t);
+}
+
 /* ---- answers ----------------------------------------------------------- */
 
 static void test_answers(void **state)
@@ -681,6 +800,8 @@ int main(void)
 		cmocka_unit_test(test_sources_and_names),
 		cmocka_unit_test(test_rows_limit),
 		cmocka_unit_test(test_flood),
+		cmocka_unit_test(test_sampling),
+		cmocka_unit_test(test_sampling_off),
 		cmocka_unit_test(test_answers),
 		cmocka_unit_test(test_eviction),
 		cmocka_unit_test(test_no_response_tracking),
