@@ -44,6 +44,7 @@ static const struct key_def keys[_CONFIG_KEY_MAX] = {
 	[CONFIG_CAPTURE_INTERFACES] = { "capture", "interfaces", "any", true },
 	[CONFIG_CAPTURE_BUFFER_SIZE] = { "capture", "buffer_size", "4M", false },
 	[CONFIG_CAPTURE_RESPONSES] = { "capture", "responses", "yes", false },
+	[CONFIG_CAPTURE_SAMPLE_ABOVE] = { "capture", "sample_above", "10000", false },
 	[CONFIG_LISTENERS_RESCAN_INTERVAL] = { "listeners", "rescan_interval", "30s", false },
 	[CONFIG_LISTENERS_NAMESPACES] = { "listeners", "namespaces", "yes", false },
 	[CONFIG_OUTPUT_STATUS_FILE] = { "output", "status_file", "/run/port53guard/status.json", false },
@@ -190,6 +191,27 @@ static int parse_size(const char *v, uint64_t *ret, char *msg, size_t ml)
 	};
 
 	return parse_scaled(v, units, 256u << 10, 1u << 30, ret, "size (256K to 1G, e.g. 4M)", msg, ml);
+}
+
+/* Queries per second above which the top lists are sampled: "off" (never)
+ * or 1000 to 10,000,000 ("k" and "M" suffixes for thousands, millions). */
+static int parse_sample_above(const char *v, unsigned *ret, char *msg, size_t ml)
+{
+	static const struct unit units[] = {
+		{ "", 1 }, { "k", 1000 }, { "m", 1000000 }, { NULL, 0 },
+	};
+	uint64_t n;
+	int r;
+
+	if (strcmp(v, "off") == 0) {
+		*ret = 0;
+		return 0;
+	}
+	r = parse_scaled(v, units, 1000, 10000000, &n, "rate (off, or 1000 to 10M queries/s, e.g. 10k)", msg,
+			 ml);
+	if (r == 0)
+		*ret = (unsigned)n;
+	return r;
 }
 
 /* Splits a list on commas and white space; calls fn for each item. */
@@ -505,6 +527,8 @@ static int parse_key(struct config *c, enum config_key k, const char *v, bool ap
 		return parse_size(v, &c->capture_buffer_size, msg, ml);
 	case CONFIG_CAPTURE_RESPONSES:
 		return parse_bool(v, &c->capture_responses, msg, ml);
+	case CONFIG_CAPTURE_SAMPLE_ABOVE:
+		return parse_sample_above(v, &c->capture_sample_above, msg, ml);
 	case CONFIG_LISTENERS_RESCAN_INTERVAL:
 		return parse_duration(v, &c->rescan_interval, msg, ml);
 	case CONFIG_LISTENERS_NAMESPACES:
@@ -1347,6 +1371,8 @@ out:
 		return format_size(c->capture_buffer_size);
 	case CONFIG_CAPTURE_RESPONSES:
 		return strdup(c->capture_responses ? "yes" : "no");
+	case CONFIG_CAPTURE_SAMPLE_ABOVE:
+		return c->capture_sample_above ? fmt("%u", c->capture_sample_above) : strdup("off");
 	case CONFIG_LISTENERS_RESCAN_INTERVAL:
 		return fmt("%us", c->rescan_interval);
 	case CONFIG_LISTENERS_NAMESPACES:

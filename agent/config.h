@@ -43,6 +43,7 @@ enum config_key {
 	CONFIG_CAPTURE_INTERFACES,
 	CONFIG_CAPTURE_BUFFER_SIZE,
 	CONFIG_CAPTURE_RESPONSES,
+	CONFIG_CAPTURE_SAMPLE_ABOVE,
 	CONFIG_LISTENERS_RESCAN_INTERVAL,
 	CONFIG_LISTENERS_NAMESPACES,
 	CONFIG_OUTPUT_STATUS_FILE,
@@ -82,6 +83,7 @@ struct config {
 	size_t n_capture_interfaces;
 	uint64_t capture_buffer_size;   /* bytes */
 	bool capture_responses;
+	unsigned capture_sample_above;  /* queries/s; 0: never sample */
 
 	unsigned rescan_interval;       /* seconds */
 	bool namespaces;

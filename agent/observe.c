@@ -321,7 +321,7 @@ static void on_packet(const struct capture_packet *pkt, void *userdata)
 		log_recursion(d, traffic_recursion(d->traffic));
 	if (notes & TRAFFIC_NOTE_SAMPLING)
 		log_notice("capture_sampling", LOG_UINT("sample_rate", traffic_sample_rate(d->traffic)),
-			   LOG_UINT("above_queries_per_s", TRAFFIC_SAMPLE_ABOVE_DEFAULT),
+			   LOG_UINT("above_queries_per_s", d->config->capture_sample_above),
 			   LOG_STR("meaning", "top sources, networks and names count 1 query in sample_rate, "
 				   "scaled; totals, query types and answered/unanswered stay exact"));
 }
@@ -489,7 +489,7 @@ void observe_open(struct daemon *d)
 	traffic_options_init(&o);
 	o.responses = d->config->capture_responses;
 	o.report_rows = SOURCES_PER_SUMMARY;
-	o.sample_above = TRAFFIC_SAMPLE_ABOVE_DEFAULT;
+	o.sample_above = d->config->capture_sample_above;
 	r = traffic_new(&o, &d->traffic);
 	if (r < 0) {
 		d->traffic = NULL;
@@ -510,6 +510,7 @@ void observe_reconfigure(struct daemon *d)
 {
 	if (!d->traffic)
 		return;
+	traffic_set_sample_above(d->traffic, d->config->capture_sample_above);
 	close_capture(d);
 	open_capture(d);
 	d->next_rescan_ms = 0;

@@ -1023,6 +1023,13 @@ static uint32_t draw_weight(struct traffic *t)
 	return ((uint32_t)(draw(t) >> 32) & t->sample_mask) == 0 ? t->sample_mask + 1 : 0;
 }
 
+void traffic_set_sample_above(struct traffic *t, unsigned rate)
+{
+	t->o.sample_above = rate;
+	if (rate == 0)
+		t->sample_mask = 0;
+}
+
 /* Ends a rate window of age ms: the next one samples 1 in N, the smallest
  * power of two that brings the rate seen under sample_above. */
 static unsigned sample_choose(struct traffic *t, uint32_t now, uint32_t age)

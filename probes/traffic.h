@@ -167,6 +167,9 @@ unsigned traffic_add(struct traffic *t, const struct dns_packet *p, const struct
  * queries into the table of queries awaiting an answer), so that
  * traffic_totals() is current: for the end of a batch of packets. */
 void traffic_flush(struct traffic *t);
+
+/* Changes sample_above (a reload); 0 stops sampling at once. */
+void traffic_set_sample_above(struct traffic *t, unsigned rate);
 /* Accounts one packet the parser refused (any reason but DNS_OK). */
 void traffic_add_error(struct traffic *t, enum dns_error reason);
 

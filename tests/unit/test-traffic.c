@@ -389,6 +389,43 @@ static void test_sampling_off(void **state)
 	traffic_free(t);
 }
 
+/* A reload that turns sampling off stops it at once; one that lowers the
+ * threshold starts it. */
+static void test_sampling_reload(void **state)
+{
+	struct traffic_options o;
+	struct traffic *t;
+	const struct traffic_snapshot *s;
+	uint64_t out;
+
+	(void)state;
+	traffic_options_init(&o);
+	o.sample_above = 1000;
+	t = new_traffic(&o);
+	for (unsigned i = 0; i < 20000; i++)    /* 100,000 queries/s */
+		add(t, &(struct msg){ .src = "198.51.100.1", .dst = "203.0.113.53", .id = (uint16_t)i,
+				      .qname = "a.example" }, i / 100);
+	assert_true(traffic_sample_rate(t) > 1);
+	s = rotate(t, 200);
+	out = s->c.sampled_out;
+	assert_true(out > 0);
+	traffic_set_sample_above(t, 0);
+	assert_int_equal(traffic_sample_rate(t), 1);
+	for (unsigned i = 0; i < 20000; i++)
+		add(t, &(struct msg){ .src = "198.51.100.1", .dst = "203.0.113.53", .id = (uint16_t)i,
+				      .qname = "a.example" }, 300 + i / 100);
+	s = rotate(t, 600);
+	assert_int_equal(s->c.sampled_out, 0);
+	assert_int_equal(s->sources[0].queries, 20000);
+	assert_int_equal(s->sources[0].overcount, 0);
+	traffic_set_sample_above(t, 1000);
+	for (unsigned i = 0; i < 20000; i++)
+		add(t, &(struct msg){ .src = "198.51.100.1", .dst = "203.0.113.53", .id = (uint16_t)i,
+				      .qname = "a.example" }, 700 + i / 100);
+	assert_true(traffic_sample_rate(t) > 1);
+	traffic_free(t);
+}
+
 /* ---- answers ----------------------------------------------------------- */
 
 static void test_answers(void **state)
@@ -802,6 +839,7 @@ int main(void)
 		cmocka_unit_test(test_flood),
 		cmocka_unit_test(test_sampling),
 		cmocka_unit_test(test_sampling_off),
+		cmocka_unit_test(test_sampling_reload),
 		cmocka_unit_test(test_answers),
 		cmocka_unit_test(test_eviction),
 		cmocka_unit_test(test_no_response_tracking),
