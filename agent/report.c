@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "listeners.h"
 #include "routes.h"
+#include "traffic.h"
 #include "verdict.h"
 
 static void iso_time(time_t t, char *buf, size_t len)
@@ -472,6 +473,10 @@ static void write_metrics_text(const struct daemon *d, FILE *f)
 	fprintf(f, "port53guard_capture_dropped_packets_total %" PRIu64 "\n", d->capture_drops);
 	metric_head(f, "capture_degraded", "gauge", "1 when packet capture is not running on every configured interface.");
 	fprintf(f, "port53guard_capture_degraded %d\n", d->capture_degraded || d->capture_missing[0]);
+	/* 1: the top lists count every query; N: they count 1 in N now. */
+	metric_head(f, "capture_sample_rate", "gauge",
+		    "1 when the top lists count every query; N when a flood made them sample 1 query in N.");
+	fprintf(f, "port53guard_capture_sample_rate %u\n", d->traffic ? traffic_sample_rate(d->traffic) : 1);
 	metric_head(f, "drift_repairs_total", "counter", "Times the rules were restored after someone else changed them.");
 	fprintf(f, "port53guard_drift_repairs_total %" PRIu64 "\n", d->drift_repairs);
 	metric_head(f, "rules_enforced", "gauge", "1 when the refuse rules are in the kernel.");

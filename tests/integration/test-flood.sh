@@ -245,6 +245,12 @@ distinct=$(grep ' event=dns_queries .*src=other' "$dir/agent.log" | sed -n 's/.*
 echo "# largest sources_distinct in one interval: ${distinct:-none}"
 check "dns_queries reports the spread of sources (sources_distinct up to ${distinct:-0})" \
 	test "${distinct:-0}" -ge $((SOURCES / 4))
+# Far above [capture] sample_above (10,000/s): the top lists sampled, said so.
+rate=$(grep ' event=capture_sampling ' "$dir/agent.log" | sed -n 's/.* sample_rate=\([0-9]*\).*/\1/p' | sort -n | tail -1)
+echo "# capture_sampling: largest sample_rate ${rate:-none}"
+check "the flood made the top lists sample, and capture_sampling said at what rate (${rate:-none})" \
+	test "${rate:-0}" -ge 2
+check "capture_sampling names the threshold" log_has "$dir/agent.log" capture_sampling "above_queries_per_s=10000 "
 
 # ---- the log budget ------------------------------------------------------------
 # Per summary interval: what came before each summary line, back to the previous one.

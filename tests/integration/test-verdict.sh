@@ -131,6 +131,7 @@ check "queries were seen ($seen)" test "${seen:-0}" -ge 6
 check "some were allowlisted ($allowed)" test "${allowed:-0}" -ge 3
 assert_eq "queries_total{result} sums to queries_seen_total" "$seen" "$((allowed + other))"
 check "answered/unanswered are a separate family" grep -q '^port53guard_query_outcomes_total{outcome="answered"}' "$dir/metrics.txt"
+assert_eq "capture_sample_rate 1: a few queries are all counted" 1 "$(m port53guard_capture_sample_rate)"
 
 # ---- reload into monitor: the rules are lifted, a warning, not compliant ----------
 reload_with '[agent]' 'mode = monitor' '[rules]' 'protocols = udp, tcp'
