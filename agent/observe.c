@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 
 #include "capture.h"
 #include "daemon.h"
@@ -544,8 +545,13 @@ void observe_update_counters(struct daemon *d)
 
 void observe_tick(struct daemon *d)
 {
+	struct timespec now;
+
 	if (d->now_ms >= d->next_rescan_ms)
 		rescan(d);
+	/* After a flood, the status and metrics say sampling ended. */
+	if (d->traffic && clock_gettime(CLOCK_REALTIME, &now) == 0)
+		traffic_idle(d->traffic, &now);
 }
 
 static void log_sources(struct daemon *d, const struct traffic_snapshot *s)

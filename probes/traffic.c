@@ -1265,6 +1265,17 @@ void traffic_add_error(struct traffic *t, enum dns_error reason)
 		t->cur.ignored++;
 }
 
+void traffic_idle(struct traffic *t, const struct timespec *now)
+{
+	int32_t age = (int32_t)(ts_ms(now) - t->win_start);
+
+	if (t->sample_mask && t->win_started && age >= 2 * (int32_t)TRAFFIC_SAMPLE_WINDOW_MS) {
+		t->sample_mask = 0;
+		t->win_started = false;
+		t->win_queries = 0;
+	}
+}
+
 uint32_t traffic_sample_rate(const struct traffic *t)
 {
 	return t->sample_mask + 1;

@@ -168,6 +168,12 @@ unsigned traffic_add(struct traffic *t, const struct dns_packet *p, const struct
  * traffic_totals() is current: for the end of a batch of packets. */
 void traffic_flush(struct traffic *t);
 
+/* Ends sampling once no query arrived for two rate windows by now (the
+ * packets' clock, CLOCK_REALTIME): the rate is only measured as queries
+ * come, so without this a flood that stopped would leave the last rate in
+ * force, and traffic_sample_rate() saying so, until the next query. */
+void traffic_idle(struct traffic *t, const struct timespec *now);
+
 /* Changes sample_above (a reload); 0 stops sampling at once. */
 void traffic_set_sample_above(struct traffic *t, unsigned rate);
 /* Accounts one packet the parser refused (any reason but DNS_OK). */

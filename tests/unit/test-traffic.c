@@ -103,6 +103,13 @@ static const struct traffic_snapshot *rotate(struct traffic *t, long ms)
 	return traffic_rotate(t, &ts);
 }
 
+static void idle(struct traffic *t, long ms)
+{
+	struct timespec ts = { .tv_sec = 1000 + ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	traffic_idle(t, &ts);
+}
+
 static struct traffic *new_traffic(const struct traffic_options *o)
 {
 	struct traffic_options d;
@@ -423,6 +430,12 @@ static void test_sampling_reload(void **state)
 		add(t, &(struct msg){ .src = "198.51.100.1", .dst = "203.0.113.53", .id = (uint16_t)i,
 				      .qname = "a.example" }, 700 + i / 100);
 	assert_true(traffic_sample_rate(t) > 1);
+	/* The flood stops (last query at 899 ms): one window later sampling
+	 * still holds, two windows after the last measured one it ends. */
+	idle(t, 950);
+	assert_true(traffic_sample_rate(t) > 1);
+	idle(t, 1200);
+	assert_int_equal(traffic_sample_rate(t), 1);
 	traffic_free(t);
 }
 
