@@ -338,7 +338,7 @@ int daemon_main(const char *config_path)
 		return EXIT_ERROR;
 	}
 	d.start_mono_ms = d.now_ms = daemon_now_ms();
-	d.start_wall = d.config_reload_at = time(NULL);
+	d.start_wall = d.config_reload_at = d.listeners_scanned_at = time(NULL);
 	d.config_reload_ok = true;
 	if (sd_watchdog_enabled(0, &d.watchdog_usec) <= 0)
 		d.watchdog_usec = 0;

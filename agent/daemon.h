@@ -70,6 +70,7 @@ struct daemon {
 	struct listener_set *listeners;
 	struct scanhelper *scanhelper;          /* daemon starts and stops it; observe asks it to scan */
 	uint64_t next_rescan_ms;
+	time_t listeners_scanned_at;            /* last successful scan (the start until then) */
 	unsigned listeners_public, listeners_local, listeners_bridge, listeners_namespaced;
 	struct capture *capture;
 	struct traffic *traffic;

@@ -464,6 +464,7 @@ static void rescan(struct daemon *d)
 		log_warning("listener_scan_failed", LOG_STR("error", scanhelper_strerror(r)));
 		return;
 	}
+	d->listeners_scanned_at = time(NULL);
 	if (s->owners_denied && !(d->listeners && d->listeners->owners_denied))
 		log_warning("listener_owner_unknown", LOG_STR("reason", "cannot read other processes' file descriptors"),
 			    LOG_STR("needs", "CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH"));

@@ -169,6 +169,9 @@ void report_verdict_inputs(const struct daemon *d, char *const *uplinks, size_t 
 		.recursion_window_s = c->summary_interval,
 		.capture_degraded = d->capture_degraded,
 		.capture_missing = d->capture_missing,
+		.listeners_scanned_at = d->listeners_scanned_at,
+		/* Two rescans missed, and the scan's own time limit. */
+		.listeners_max_age_s = 2 * c->rescan_interval + LISTENERS_SCAN_GRACE_S,
 	};
 }
 

@@ -24,6 +24,7 @@ static const char *const code_names[_VERDICT_CODE_MAX] = {
 	[VERDICT_RECURSION_OFFERED] = "recursion_offered",
 	[VERDICT_CAPTURE_DEGRADED] = "capture_degraded",
 	[VERDICT_AGENT_NOT_RUNNING] = "agent_not_running",
+	[VERDICT_LISTENER_SCAN_STALE] = "listener_scan_stale",
 };
 
 /* Not compliant: outside clients can get DNS answers, or nothing keeps
@@ -43,6 +44,7 @@ static const enum verdict_state code_severity[_VERDICT_CODE_MAX] = {
 	[VERDICT_RECURSION_OFFERED] = VERDICT_NOT_COMPLIANT,
 	[VERDICT_CAPTURE_DEGRADED] = VERDICT_AT_RISK,
 	[VERDICT_AGENT_NOT_RUNNING] = VERDICT_NOT_COMPLIANT,
+	[VERDICT_LISTENER_SCAN_STALE] = VERDICT_AT_RISK,
 };
 
 static const char *const state_names[] = {
@@ -174,6 +176,13 @@ static void check_agent(const struct verdict_inputs *in, struct verdict *v)
 		set(v, VERDICT_CAPTURE_DEGRADED, "capture interfaces not open: %s", in->capture_missing);
 	else if (in->capture_degraded)
 		set(v, VERDICT_CAPTURE_DEGRADED, "packet capture is not running: no traffic evidence");
+	/* A scan that keeps failing leaves the listener findings as they
+	 * were: a new public listener would go unnoticed. */
+	if (in->agent_known && in->agent_running && in->listeners_max_age_s && in->listeners_scanned_at &&
+	    in->now - in->listeners_scanned_at > (time_t)in->listeners_max_age_s)
+		set(v, VERDICT_LISTENER_SCAN_STALE, "the listener scan has not succeeded for %lld s "
+		    "(limit %u s): new listeners go unnoticed", (long long)(in->now - in->listeners_scanned_at),
+		    in->listeners_max_age_s);
 }
 
 void verdict_compute(const struct verdict_inputs *in, const struct verdict *prev, struct verdict *out)

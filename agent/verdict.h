@@ -43,6 +43,7 @@ enum verdict_code {
 	VERDICT_RECURSION_OFFERED,
 	VERDICT_CAPTURE_DEGRADED,
 	VERDICT_AGENT_NOT_RUNNING,
+	VERDICT_LISTENER_SCAN_STALE,
 	_VERDICT_CODE_MAX,
 };
 
@@ -80,7 +81,16 @@ struct verdict_inputs {
 	unsigned recursion_window_s;    /* the summary interval */
 	bool capture_degraded;
 	const char *capture_missing;    /* interfaces that could not be opened, NULL or "" */
+	/* The listener scan: when it last succeeded (or the agent started),
+	 * and how old that may be; 0: not checked (scan, status from a file
+	 * without it). */
+	time_t listeners_scanned_at;
+	unsigned listeners_max_age_s;
 };
+
+/* Added to two rescan intervals before listener_scan_stale: a scan may
+ * take up to 10 s. */
+#define LISTENERS_SCAN_GRACE_S 15
 
 #define VERDICT_MESSAGE_MAX 256
 

@@ -28,7 +28,7 @@
 . "$(dirname "$0")/agent.sh"
 p53_init
 require_root
-require_cmd dig dnsmasq nft python3
+require_cmd dig dnsmasq nft python3 jq
 
 srv=$(ns_add srv)
 cli=$(ns_add cli)
@@ -287,6 +287,22 @@ time.sleep(600)' >/dev/null
 		wait_for 10 log_has "$clog" listener_found "comm=python3 .* netns=$cli "
 	check "SIGKILL: enforcement went on (the table is there)" test "$(table_count "$srv")" = 1
 	check "SIGKILL: the agent still runs" p53_alive "$pid"
+
+	# ---- the supervisor killed: nothing can restart the scan with its
+	# privileges, so listeners go unscanned; the verdict must say so.
+	stale() {
+		ip netns exec "$srv" "$PORT53GUARD" -c "$cconf" status --json 2>/dev/null |
+			jq -e '.verdict.findings[] | select(.code == "listener_scan_stale" and .severity == "at_risk")' >/dev/null
+	}
+	check_fails "before the supervisor dies: no listener_scan_stale" stale
+	kill -KILL "$hlp"
+	check "supervisor SIGKILL: logged, with what it means" wait_for 5 log_has "$clog" listener_scan_failed \
+		'the scan helper exited.*listeners are not scanned until the agent restarts'
+	# rescan_interval = 1s: stale after 2 x 1 s + 15 s, seen at the next status write.
+	check "supervisor SIGKILL: status finds listener_scan_stale within 25 s" \
+		wait_for 25 stale
+	assert_eq "supervisor SIGKILL: status exits 3" 3 "$(status_code "$srv" "$cconf")"
+	check "supervisor SIGKILL: enforcement went on" test "$(table_count "$srv")" = 1
 	agent_stop "$pid"
 	check "stop: the helper is gone with the agent" bash -c "! kill -0 $hlp 2>/dev/null && ! pgrep -P $hlp >/dev/null"
 done

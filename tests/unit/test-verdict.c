@@ -126,6 +126,22 @@ static void set_capture_degraded(struct fixture *f) { f->in.capture_degraded = t
 static void set_capture_missing(struct fixture *f) { f->in.capture_missing = "nope0"; }
 static void set_capture_missing_empty(struct fixture *f) { f->in.capture_missing = ""; }
 static void set_not_running(struct fixture *f) { f->in.agent_running = false; }
+static void set_scan_stale(struct fixture *f)
+{
+	f->in.listeners_scanned_at = NOW - 76;
+	f->in.listeners_max_age_s = 75;
+}
+static void set_scan_at_limit(struct fixture *f)
+{
+	f->in.listeners_scanned_at = NOW - 75;
+	f->in.listeners_max_age_s = 75;
+}
+static void set_scan_stale_not_running(struct fixture *f)
+{
+	/* A stopped agent is agent_not_running; its scans are beside the point. */
+	set_scan_stale(f);
+	f->in.agent_running = false;
+}
 static void set_scan_view(struct fixture *f)
 {
 	/* scan knows no agent: neither running nor stopped, nor verified. */
@@ -161,6 +177,9 @@ static const struct code_case code_cases[] = {
 	{ "capture interface missing", set_capture_missing, VERDICT_CAPTURE_DEGRADED, VERDICT_AT_RISK },
 	{ "capture_missing empty", set_capture_missing_empty, _VERDICT_CODE_MAX, VERDICT_COMPLIANT },
 	{ "agent not running", set_not_running, VERDICT_AGENT_NOT_RUNNING, VERDICT_NOT_COMPLIANT },
+	{ "listener scan failing too long", set_scan_stale, VERDICT_LISTENER_SCAN_STALE, VERDICT_AT_RISK },
+	{ "listener scan at the limit", set_scan_at_limit, _VERDICT_CODE_MAX, VERDICT_COMPLIANT },
+	{ "stale scan, agent stopped", set_scan_stale_not_running, VERDICT_AGENT_NOT_RUNNING, VERDICT_NOT_COMPLIANT },
 	{ "scan: agent unknown", set_scan_view, _VERDICT_CODE_MAX, VERDICT_COMPLIANT },
 };
 
