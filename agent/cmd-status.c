@@ -239,17 +239,12 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 	 * file. That file is looked for where the built-in defaults put it,
 	 * and the exit status is never 0 while the configuration is broken. */
 	if (cli_load_config(ctx, &c) < 0) {
-		char path[4096];
-
 		c = config_new();
 		if (!c)
 			return EXIT_ERROR;
 		config_broken = true;
-		/* Where the agent's built-in fallback writes it: the run
-		 * directory in use. */
-		snprintf(path, sizeof(path), "%s/status.json", state_run_dir());
 		free(c->status_file);
-		c->status_file = strdup(path);
+		c->status_file = state_fallback_status_file();
 		if (!c->status_file) {
 			config_free(c);
 			return EXIT_ERROR;

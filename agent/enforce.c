@@ -312,15 +312,11 @@ int enforce_fallback_config(struct daemon *d)
 		}
 	}
 	if (!d->lkg) {
-		char path[4096];
-
 		d->config = config_new();
 		if (!d->config)
 			return -ENOMEM;
-		/* The default status file, in the run directory in use. */
-		snprintf(path, sizeof(path), "%s/status.json", state_run_dir());
 		free(d->config->status_file);
-		d->config->status_file = strdup(path);
+		d->config->status_file = state_fallback_status_file();
 		if (!d->config->status_file)
 			return -ENOMEM;
 	}

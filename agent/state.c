@@ -178,6 +178,17 @@ const char *state_run_dir(void)
 	return e && e[0] == '/' ? e : STATE_RUN_DIR_DEFAULT;
 }
 
+char *state_fallback_status_file(void)
+{
+	const char *dir = state_run_dir();
+	size_t len = strlen(dir) + sizeof("/status.json");
+	char *path = malloc(len);
+
+	if (path)
+		snprintf(path, len, "%s/status.json", dir);
+	return path;
+}
+
 int state_dir(char *buf, size_t len)
 {
 	const char *e = getenv(STATE_DIR_ENV);

@@ -61,6 +61,10 @@ int state_ns_self(struct state_ns *ret);
  * resolved through symlinks (systemd's DynamicUser makes it one). */
 int state_dir(char *buf, size_t len);
 const char *state_run_dir(void);
+/* The status file of the built-in fallback, in the run directory in use:
+ * the agent writes it there and status reads it there when the
+ * configuration cannot be loaded. Allocated; NULL on ENOMEM. */
+char *state_fallback_status_file(void);
 
 /* ---- last known good ---- */
 struct state_lkg {
